@@ -1,0 +1,197 @@
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import type { Wattplace } from '../decision';
+import { ValidationError } from '../domain';
+import * as pb from '../gen/wattplace/v1/wattplace';
+import {
+  candidatesFromPb,
+  carbonFromPb,
+  hostFromPb,
+  hostScoreToPb,
+  rejectionToPb,
+  sampleFromPb,
+  workloadFromPb,
+} from './convert';
+import { classify, UnimplementedError } from './errors';
+import type { Metrics } from './metrics';
+
+/** Where the .proto files live, for server reflection (same relative path from src/ and dist/). */
+export const PROTO_DIR = path.resolve(__dirname, '../../proto');
+
+/** Most per-sample errors one Report / StreamReport answer lists (counts stay exact). */
+export const MAX_LISTED_ERRORS = 1000;
+
+export interface GrpcDeps {
+  readonly core: Wattplace;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+/** Optional handlers a later module (batch optimizer) plugs into PlacementService. */
+export interface ExtraPlacementHandlers {
+  placeBatch?: (req: pb.PlaceBatchRequest) => Promise<pb.PlaceBatchResponse> | pb.PlaceBatchResponse;
+  planConsolidation?: (req: pb.PlanConsolidationRequest) => Promise<pb.PlanConsolidationResponse> | pb.PlanConsolidationResponse;
+}
+
+type Handler<Req, Res> = (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>;
+
+/** Wraps a handler: latency and outcome metrics, and errors mapped to status codes naming the field. */
+export function unary<Req, Res>(rpc: string, deps: GrpcDeps, fn: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  const { metrics, log } = deps;
+  const timer = metrics.decisionSeconds.labels({ rpc });
+  return (call, callback) => {
+    const end = timer.startTimer();
+    let out: Res | Promise<Res>;
+    const fail = (e: unknown) => {
+      end();
+      const c = classify(e);
+      metrics.decisions.inc({ rpc, outcome: c.outcome });
+      if (!c.expected) log.error({ err: e, rpc }, 'request failed');
+      callback({ code: c.grpc, details: c.message } as grpc.ServiceError);
+    };
+    try {
+      out = fn(call.request, call);
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    Promise.resolve(out).then((res) => {
+      end();
+      metrics.decisions.inc({ rpc, outcome: 'ok' });
+      callback(null, res);
+    }, fail);
+  };
+}
+
+function reportResponse(r: {
+  accepted: number;
+  rejected: number;
+  sitesAccepted: number;
+  sitesRejected: number;
+  errors: { index: number; hostId: string; field: string; reason: string }[];
+}): pb.ReportResponse {
+  return {
+    accepted: r.accepted,
+    rejected: r.rejected,
+    sitesAccepted: r.sitesAccepted,
+    sitesRejected: r.sitesRejected,
+    errors: r.errors.slice(0, MAX_LISTED_ERRORS).map((e) => ({ index: e.index, hostId: e.hostId, field: e.field, reason: e.reason })),
+  };
+}
+
+export function telemetryService(deps: GrpcDeps): pb.TelemetryServiceServer {
+  const { core, metrics } = deps;
+  const countRejected = (rpc: string, errors: { field: string }[]) => {
+    for (const e of errors) metrics.samplesRejected.inc({ rpc, field: e.field.replace(/^\w+\[\d+\]\./, '') });
+  };
+  return {
+    registerHosts: unary('RegisterHosts', deps, (req: pb.RegisterHostsRequest) => {
+      if (req.hosts.length === 0) throw new ValidationError('hosts', 'at least one host is required');
+      const specs = req.hosts.map((h, i) => hostFromPb(h, `hosts[${i}]`));
+      const seen = new Set<string>();
+      specs.forEach((s, i) => {
+        if (seen.has(s.id)) throw new ValidationError(`hosts[${i}].id`, `duplicate host id ${JSON.stringify(s.id)} in one request`);
+        seen.add(s.id);
+      });
+      return core.registerHosts(specs);
+    }),
+    report: unary('Report', deps, (req: pb.ReportRequest) => {
+      const r = core.report(req.samples.map(sampleFromPb), req.sites.map(carbonFromPb));
+      metrics.samplesIngested.inc({ rpc: 'Report' }, r.accepted);
+      countRejected('Report', r.errors);
+      return reportResponse(r);
+    }),
+    streamReport(call, callback) {
+      const end = metrics.decisionSeconds.labels({ rpc: 'StreamReport' }).startTimer();
+      const r = { accepted: 0, rejected: 0, sitesAccepted: 0, sitesRejected: 0, errors: [] as { index: number; hostId: string; field: string; reason: string }[] };
+      let index = 0;
+      let sinceFlush = 0;
+      call.on('data', (msg: pb.HostSample) => {
+        const p = core.reportOne(sampleFromPb(msg));
+        if (p === null) {
+          r.accepted++;
+          if (++sinceFlush >= 1024) {
+            core.collector.changed();
+            sinceFlush = 0;
+          }
+        } else {
+          r.rejected++;
+          metrics.samplesRejected.inc({ rpc: 'StreamReport', field: p.field });
+          if (r.errors.length < MAX_LISTED_ERRORS) r.errors.push({ index, hostId: msg.hostId, field: `samples[${index}].${p.field}`, reason: p.reason });
+        }
+        index++;
+      });
+      call.on('end', () => {
+        if (sinceFlush > 0) core.collector.changed();
+        metrics.samplesIngested.inc({ rpc: 'StreamReport' }, r.accepted);
+        metrics.decisions.inc({ rpc: 'StreamReport', outcome: 'ok' });
+        end();
+        callback(null, reportResponse(r));
+      });
+      call.on('error', () => {
+        if (sinceFlush > 0) core.collector.changed();
+        metrics.samplesIngested.inc({ rpc: 'StreamReport' }, r.accepted);
+        end();
+      });
+    },
+  };
+}
+
+export function placementService(deps: GrpcDeps, extra: ExtraPlacementHandlers = {}): pb.PlacementServiceServer {
+  const { core, metrics } = deps;
+  const engine = core.engine;
+  const unimplemented = (name: string) => () => {
+    throw new UnimplementedError(`${name} is not enabled on this server`);
+  };
+  return {
+    evaluate: unary('Evaluate', deps, (req: pb.EvaluateRequest) => {
+      const r = engine.evaluate({ workload: workloadFromPb(req.workload, 'workload'), candidates: candidatesFromPb(req.candidates), allowStale: req.allowStale });
+      metrics.countPluginErrors(r.pluginErrors);
+      return { feasible: r.feasible.map(hostScoreToPb), rejected: r.rejected.map(rejectionToPb) };
+    }),
+    place: unary('Place', deps, (req: pb.PlaceRequest) => {
+      const r = engine.place({ workload: workloadFromPb(req.workload, 'workload'), candidates: candidatesFromPb(req.candidates), allowStale: req.allowStale });
+      metrics.countPluginErrors(r.pluginErrors);
+      metrics.decisionWatts.observe(r.marginalWatts);
+      return {
+        hostId: r.hostId,
+        marginalWatts: r.marginalWatts,
+        score: r.score,
+        reservationId: r.reservationId,
+        alternatives: r.alternatives.map(hostScoreToPb),
+        rejected: r.rejected.map(rejectionToPb),
+      };
+    }),
+    release: unary('Release', deps, (req: pb.ReleaseRequest) => engine.release(req.reservationId)),
+    placeBatch: unary('PlaceBatch', deps, extra.placeBatch ?? unimplemented('PlaceBatch')),
+    planConsolidation: unary('PlanConsolidation', deps, extra.planConsolidation ?? unimplemented('PlanConsolidation')),
+  };
+}
+
+export interface GrpcServerOptions {
+  readonly maxMessageBytes: number;
+  readonly extra?: ExtraPlacementHandlers;
+}
+
+/** Builds the gRPC server with wattplace.v1, grpc.health.v1 and server reflection. */
+export function buildGrpcServer(deps: GrpcDeps, opts: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': opts.maxMessageBytes,
+    'grpc.max_send_message_length': opts.maxMessageBytes,
+  });
+  server.addService(pb.TelemetryServiceService, telemetryService(deps) as unknown as grpc.UntypedServiceImplementation);
+  server.addService(pb.PlacementServiceService, placementService(deps, opts.extra) as unknown as grpc.UntypedServiceImplementation);
+  const health = new HealthImplementation({
+    '': 'SERVING',
+    'wattplace.v1.TelemetryService': 'SERVING',
+    'wattplace.v1.PlacementService': 'SERVING',
+  });
+  health.addToServer(server);
+  const pkg = protoLoader.loadSync(path.join(PROTO_DIR, 'wattplace/v1/wattplace.proto'), { includeDirs: [PROTO_DIR] });
+  new ReflectionService(pkg).addToServer(server);
+  return { server, health };
+}

@@ -1,0 +1,144 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Logger } from 'pino';
+import { ValidationError } from '../domain';
+import { classify } from './errors';
+import type { Metrics } from './metrics';
+
+export interface HttpRequestContext {
+  readonly req: http.IncomingMessage;
+  /** The parsed JSON body (POST/PUT), or undefined. */
+  readonly body: unknown;
+  readonly url: URL;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: unknown;
+  /** Raw text instead of JSON (e.g. Prometheus exposition). */
+  readonly text?: string;
+  readonly contentType?: string;
+}
+
+export type HttpHandler = (ctx: HttpRequestContext) => HttpResponse | Promise<HttpResponse>;
+
+/** Runs before every route except the open ones (health, readiness); may refuse with a response. */
+export type HttpGuard = (req: http.IncomingMessage) => HttpResponse | undefined;
+
+export interface HttpServerOptions {
+  readonly maxBodyBytes: number;
+  readonly tls?: { cert: Buffer; key: Buffer };
+}
+
+/**
+ * The HTTP port: /metrics, /healthz, /readyz, and routes other modules add
+ * (the Kubernetes extender under /k8s). JSON in and out; a bad body is a 400
+ * naming the field, never a stack trace.
+ */
+export class HttpApi {
+  private readonly routes = new Map<string, { handler: HttpHandler; open: boolean; metric?: string }>();
+  private guard?: HttpGuard;
+  readonly server: http.Server;
+
+  constructor(
+    private readonly opts: HttpServerOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const listener = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    this.server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : http.createServer(listener);
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  /** Adds a route: `method` and exact `path`. `open` routes skip the guard; `metric` names its latency series. */
+  route(method: string, path: string, handler: HttpHandler, opts: { open?: boolean; metric?: string } = {}): void {
+    this.routes.set(`${method} ${path}`, { handler, open: !!opts.open, metric: opts.metric });
+  }
+
+  setGuard(g: HttpGuard): void {
+    this.guard = g;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let out: HttpResponse;
+    let end: (() => number) | undefined;
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const route = this.routes.get(`${req.method} ${url.pathname}`);
+      if (!route) {
+        const allowed = [...this.routes.keys()].filter((k) => k.endsWith(` ${url.pathname}`)).map((k) => k.split(' ')[0]);
+        out = allowed.length
+          ? { status: 405, body: { error: `method ${req.method} not allowed; use ${allowed.join(', ')}` } }
+          : { status: 404, body: { error: `no such endpoint: ${url.pathname}` } };
+        req.resume();
+      } else {
+        const refused = route.open ? undefined : this.guard?.(req);
+        if (refused) {
+          req.resume();
+          out = refused;
+        } else {
+          if (route.metric) end = this.metrics.decisionSeconds.startTimer({ rpc: route.metric });
+          const body = req.method === 'POST' || req.method === 'PUT' ? await this.readJson(req) : undefined;
+          out = await route.handler({ req, body, url });
+        }
+      }
+    } catch (e) {
+      const c = classify(e);
+      if (!c.expected) this.log.error({ err: e, url: req.url }, 'http request failed');
+      out = { status: e instanceof BodyTooLarge ? 413 : c.http, body: { error: c.message, ...(e instanceof ValidationError ? { field: e.field } : {}) } };
+    }
+    end?.();
+    const text = out.text ?? JSON.stringify(out.body);
+    res.writeHead(out.status, { 'Content-Type': out.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private readJson(req: http.IncomingMessage): Promise<unknown> {
+    const max = this.opts.maxBodyBytes;
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let failed = false;
+      req.on('data', (c: Buffer) => {
+        if (failed) return;
+        size += c.length;
+        if (size > max) {
+          failed = true;
+          reject(new BodyTooLarge('body', `request body exceeds ${max} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => {
+        if (failed) return;
+        const raw = Buffer.concat(chunks).toString('utf8');
+        if (raw.trim() === '') return reject(new ValidationError('body', 'a JSON body is required'));
+        try {
+          resolve(JSON.parse(raw));
+        } catch (e) {
+          reject(new ValidationError('body', `not valid JSON: ${(e as Error).message}`));
+        }
+      });
+      req.on('error', reject);
+    });
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections?.();
+    });
+  }
+}
+
+class BodyTooLarge extends ValidationError {}

@@ -1,0 +1,93 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { powerStateName, PowerState } from '../domain';
+import type { Wattplace } from '../decision';
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (never prom-client's
+ * global one), so several servers — and every test — get independent counts.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly decisionSeconds = new Histogram({
+    name: 'wattplace_decision_duration_seconds',
+    help: 'Time to serve a decision request, by RPC or endpoint.',
+    labelNames: ['rpc'] as const,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly decisions = new Counter({
+    name: 'wattplace_decisions_total',
+    help: 'Decision requests by RPC and outcome.',
+    labelNames: ['rpc', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly decisionWatts = new Histogram({
+    name: 'wattplace_decision_marginal_watts',
+    help: 'Estimated marginal watts of each placement decision.',
+    buckets: [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [this.registry],
+  });
+  readonly samplesIngested = new Counter({
+    name: 'wattplace_samples_ingested_total',
+    help: 'Host samples accepted.',
+    labelNames: ['rpc'] as const,
+    registers: [this.registry],
+  });
+  readonly samplesRejected = new Counter({
+    name: 'wattplace_samples_rejected_total',
+    help: 'Host samples rejected, by the field that was wrong.',
+    labelNames: ['rpc', 'field'] as const,
+    registers: [this.registry],
+  });
+  readonly pluginErrors = new Counter({
+    name: 'wattplace_plugin_errors_total',
+    help: 'Placement plugins that threw (a bug): the host was rejected with an internal-error reason.',
+    labelNames: ['plugin'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(core: Wattplace, opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'wattplace_' });
+    const cfg = core.config;
+    new Gauge({
+      name: 'wattplace_hosts',
+      help: 'Registered hosts by power state, and how many have stale telemetry.',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const s = core.collector.current();
+        const now = core.clock();
+        const counts: Record<string, number> = { ON: 0, STANDBY: 0, MAINTENANCE: 0, stale: 0 };
+        for (let h = 0; h < s.size; h++) {
+          counts[powerStateName(s.state[h] as PowerState)]++;
+          if (now - s.lastSampleMs[h] > cfg.staleAfterMs) counts.stale++;
+        }
+        for (const [k, v] of Object.entries(counts)) this.set({ state: k }, v);
+      },
+    });
+    new Gauge({
+      name: 'wattplace_reservations_open',
+      help: 'Reservations not yet released, confirmed or expired.',
+      registers: [this.registry],
+      collect() {
+        this.set(core.reservations.size);
+      },
+    });
+    const ended = new Counter({
+      name: 'wattplace_reservations_ended_total',
+      help: 'Reservations that ended, by how.',
+      labelNames: ['how'] as const,
+      registers: [this.registry],
+    });
+    const prev = core.reservations.onEnd;
+    core.reservations.onEnd = (r, how) => {
+      prev?.(r, how);
+      ended.inc({ how });
+    };
+  }
+
+  /** Counts a run's plugin errors (bugs), if any. */
+  countPluginErrors(errs: readonly { plugin: string }[]): void {
+    for (const e of errs) this.pluginErrors.inc({ plugin: e.plugin });
+  }
+}

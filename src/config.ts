@@ -1,0 +1,96 @@
+import * as fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * Service configuration. Precedence: defaults < config file (YAML or JSON,
+ * `--config FILE`) < environment (WATTPLACE_<UPPER_SNAKE_KEY>, e.g.
+ * WATTPLACE_STALE_AFTER_MS) < command-line flags. Invalid values stop start-up
+ * with a message naming the key.
+ */
+export const ConfigSchema = z
+  .object({
+    grpc: z.string().regex(/^.+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:50051').default('127.0.0.1:50051'),
+    http: z.string().regex(/^.+:\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8080').default('127.0.0.1:8080'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    cpuCeiling: z.number().gt(0).lte(1).default(0.8),
+    cpuAllocationRatio: z.number().gt(0).lte(1000).default(1),
+    memAllocationRatio: z.number().gt(0).lte(1000).default(1),
+    staleAfterMs: z.number().int().positive().default(60_000),
+    carbonWeighting: z.boolean().default(false),
+    defaultCarbonIntensity: z.number().nonnegative().default(400),
+    alternatives: z.number().int().min(0).max(100).default(3),
+    maxCandidates: z.number().int().positive().default(20_000),
+    reservationTtlMs: z.number().int().positive().default(120_000),
+    snapshotRefreshMs: z.number().int().min(0).default(50),
+    maxClockSkewMs: z.number().int().min(0).default(5_000),
+    maxBatch: z.number().int().positive().default(50_000),
+    maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
+    shutdownGraceMs: z.number().int().min(0).default(10_000),
+  })
+  .strict();
+
+export type ServiceConfig = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+const keys = Object.keys(ConfigSchema.shape) as (keyof ServiceConfig)[];
+export const envName = (k: string): string => `WATTPLACE_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+export const flagName = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Strings (env, flags) to the type the schema wants for `key`. */
+function coerce(key: keyof ServiceConfig, v: string): unknown {
+  const def = ConfigSchema.shape[key];
+  const inner = (def as unknown as { def: { innerType?: unknown } }).def.innerType ?? def;
+  if (inner instanceof z.ZodNumber) return v.trim() === '' ? NaN : Number(v);
+  if (inner instanceof z.ZodBoolean) {
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    return v;
+  }
+  return v;
+}
+
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: Partial<Record<string, string | boolean | number>> }): ServiceConfig {
+  let raw: Record<string, unknown> = {};
+  if (opts.file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`config file ${opts.file}: ${(e as Error).message}`);
+    }
+    try {
+      const parsed = parseYaml(text) as unknown;
+      if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new Error('must be a mapping of keys to values');
+      raw = (parsed ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config file ${opts.file}: ${(e as Error).message}`);
+    }
+  }
+  const env = opts.env ?? {};
+  for (const k of keys) {
+    const v = env[envName(k)];
+    if (v !== undefined) raw[k] = coerce(k, v);
+  }
+  for (const k of keys) {
+    const v = opts.flags?.[k];
+    if (v !== undefined) raw[k] = typeof v === 'string' ? coerce(k, v) : v;
+  }
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const msgs = r.error.issues.map((i) => {
+      const key = i.path.join('.') || (i.code === 'unrecognized_keys' ? (i as { keys?: string[] }).keys?.join(', ') : '') || '(config)';
+      return `${key}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${msgs.join('; ')}`);
+  }
+  return r.data;
+}
+
+/** Splits "host:port" (IPv6 in brackets allowed). */
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(addr.slice(i + 1)) };
+}

@@ -1,0 +1,182 @@
+import {
+  NoFeasibleHostError,
+  ValidationError,
+  watts,
+  type Candidate,
+  type HostScore,
+  type Rejection,
+  type Workload,
+} from '../domain';
+import { PlacementRunner, type CandidateOverrides, type PlacementConfig, type PreparedDemand, type RunResult } from '../placement';
+import type { ClusterSnapshot, MemoryStore, ReservationBook, SnapshotCollector } from '../telemetry';
+import { checkCandidate, checkWorkload } from './workload';
+
+export interface DecisionConfig extends PlacementConfig {
+  /** Runner-up hosts returned by Place. */
+  readonly alternatives: number;
+  /** Most candidates one request may name. */
+  readonly maxCandidates: number;
+}
+
+export interface DecisionRequest {
+  readonly workload: Workload;
+  /** Hosts to consider with the caller's view of them; empty or absent = every host. */
+  readonly candidates?: readonly Candidate[];
+  readonly allowStale?: boolean;
+}
+
+export interface EvaluateResult {
+  /** Best first. */
+  readonly feasible: HostScore[];
+  readonly rejected: Rejection[];
+  readonly pluginErrors: RunResult['pluginErrors'];
+}
+
+export interface PlaceResult {
+  readonly hostId: string;
+  readonly hostIndex: number;
+  readonly marginalWatts: number;
+  readonly score: number;
+  readonly reservationId: string;
+  readonly alternatives: HostScore[];
+  readonly rejected: Rejection[];
+  readonly pluginErrors: RunResult['pluginErrors'];
+}
+
+export interface DecisionDeps {
+  readonly store: MemoryStore;
+  readonly collector: SnapshotCollector;
+  readonly reservations: ReservationBook;
+  readonly clock: () => number;
+  readonly config: DecisionConfig;
+}
+
+/**
+ * The one decision entry: gRPC, the Kubernetes extender, the Nova endpoint and
+ * the simulator all call these methods. Every method is synchronous, so a
+ * Place's read of free capacity and its reservation happen with no other
+ * decision in between: two requests can never double-book a host.
+ */
+export class DecisionEngine {
+  private readonly runner = new PlacementRunner();
+
+  constructor(readonly deps: DecisionDeps) {
+    deps.store.onAllocation = (h, t, cpu, mem) => deps.reservations.confirm(h, t, cpu, mem);
+  }
+
+  get config(): DecisionConfig {
+    return this.deps.config;
+  }
+
+  snapshot(): ClusterSnapshot {
+    return this.deps.collector.current();
+  }
+
+  /** Scores every candidate; reserves nothing. */
+  evaluate(req: DecisionRequest): EvaluateResult {
+    const { res, snap, unknown } = this.run(req, Infinity);
+    return {
+      feasible: this.scores(res, snap, 0, res.count),
+      rejected: unknown.concat(res.rejected.map((r) => ({ hostId: snap.ids[r.hostIndex], reason: r.reason }))),
+      pluginErrors: res.pluginErrors,
+    };
+  }
+
+  /** Chooses the best host and reserves the demand on it; NoFeasibleHostError when none fits. */
+  place(req: DecisionRequest): PlaceResult {
+    const { res, snap, unknown, now } = this.run(req, 1 + Math.max(0, this.deps.config.alternatives));
+    const rejected = unknown.concat(res.rejected.map((r) => ({ hostId: snap.ids[r.hostIndex], reason: r.reason })));
+    if (res.count === 0) throw new NoFeasibleHostError(req.workload.id, rejected);
+    const h = res.order[0];
+    const w = req.workload;
+    const r = this.deps.reservations.reserve(w.id, h, snap.ids[h], w.demand.cpuMillis, w.demand.memBytes, now, {
+      cpu: snap.allocCpu[h],
+      mem: snap.allocMem[h],
+    });
+    return {
+      hostId: snap.ids[h],
+      hostIndex: h,
+      marginalWatts: res.marginal[0],
+      score: res.score[0],
+      reservationId: r.id,
+      alternatives: this.scores(res, snap, 1, res.count),
+      rejected,
+      pluginErrors: res.pluginErrors,
+    };
+  }
+
+  /** Drops a reservation; NotFoundError when it is unknown (already released, confirmed or expired). */
+  release(reservationId: string): { hostId: string } {
+    if (!reservationId) throw new ValidationError('reservation_id', 'required');
+    return { hostId: this.deps.reservations.release(reservationId).hostId };
+  }
+
+  private scores(res: RunResult, snap: ClusterSnapshot, from: number, to: number): HostScore[] {
+    const out: HostScore[] = new Array(Math.max(0, to - from));
+    for (let i = from; i < to; i++) {
+      out[i - from] = { hostId: snap.ids[res.order[i]], marginalWatts: watts(res.marginal[i]), score: res.score[i] };
+    }
+    return out;
+  }
+
+  private run(req: DecisionRequest, topK: number) {
+    const w = checkWorkload(req.workload);
+    const now = this.deps.clock();
+    const book = this.deps.reservations;
+    book.expire(now);
+    const snap = this.deps.collector.current();
+    book.ensureHosts(snap.size);
+    const cfg = this.deps.config;
+    const selectorKeys = Object.keys(w.selector ?? {});
+    const demand: PreparedDemand = {
+      workloadId: w.id,
+      cpu: w.demand.cpuMillis,
+      mem: w.demand.memBytes,
+      selectorKeys,
+      selectorValues: selectorKeys.map((k) => w.selector[k]),
+      allowStale: !!req.allowStale,
+      nowMs: now,
+      config: cfg,
+    };
+    const unknown: Rejection[] = [];
+    let hosts: Int32Array | null = null;
+    let overrides: CandidateOverrides | undefined;
+    const cands = req.candidates;
+    if (cands && cands.length > 0) {
+      if (cands.length > cfg.maxCandidates) {
+        throw new ValidationError('candidates', `at most ${cfg.maxCandidates} candidates per request, got ${cands.length}`);
+      }
+      hosts = new Int32Array(cands.length);
+      overrides = {
+        allocCpu: new Float64Array(cands.length).fill(NaN),
+        allocMem: new Float64Array(cands.length).fill(NaN),
+        cpuRatio: new Float64Array(cands.length).fill(NaN),
+        memRatio: new Float64Array(cands.length).fill(NaN),
+      };
+      const seen = new Set<number>();
+      let k = 0;
+      for (let i = 0; i < cands.length; i++) {
+        const c = cands[i];
+        checkCandidate(c, `candidates[${i}]`);
+        const h = snap.indexOf(c.hostId);
+        if (h < 0) {
+          unknown.push({ hostId: c.hostId, reason: 'unknown host: not registered with wattplace' });
+          continue;
+        }
+        if (seen.has(h)) continue;
+        seen.add(h);
+        hosts[k] = h;
+        if (c.allocated) {
+          overrides.allocCpu[k] = c.allocated.cpuMillis;
+          overrides.allocMem[k] = c.allocated.memBytes;
+        }
+        if (c.cpuAllocationRatio) overrides.cpuRatio[k] = c.cpuAllocationRatio;
+        if (c.memAllocationRatio) overrides.memRatio[k] = c.memAllocationRatio;
+        k++;
+      }
+      hosts = hosts.subarray(0, k);
+    }
+    const res = this.runner.run({ demand, snapshot: snap, reserved: book, hosts, overrides, topK });
+    return { res, snap, unknown, now };
+  }
+}

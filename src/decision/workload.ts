@@ -1,0 +1,39 @@
+import { ValidationError, type Candidate, type Workload } from '../domain';
+
+const MAX_SELECTOR = 64;
+
+/** Checks a workload as any adapter delivers it; errors name the field under `field`. */
+export function checkWorkload(w: Workload | undefined, field = 'workload'): Workload {
+  if (!w) throw new ValidationError(field, 'required');
+  if (typeof w.id !== 'string') throw new ValidationError(`${field}.id`, 'must be a string');
+  if (!w.demand) throw new ValidationError(`${field}.demand`, 'required');
+  const { cpuMillis, memBytes } = w.demand;
+  if (!Number.isSafeInteger(cpuMillis) || cpuMillis < 0) {
+    throw new ValidationError(`${field}.demand.cpu_millis`, `must be a whole number ≥ 0, got ${cpuMillis}`);
+  }
+  if (!Number.isSafeInteger(memBytes) || memBytes < 0) {
+    throw new ValidationError(`${field}.demand.mem_bytes`, `must be a whole number ≥ 0, got ${memBytes}`);
+  }
+  const keys = Object.keys(w.selector ?? {});
+  if (keys.length > MAX_SELECTOR) throw new ValidationError(`${field}.selector`, `at most ${MAX_SELECTOR} entries, got ${keys.length}`);
+  for (const k of keys) {
+    if (!k) throw new ValidationError(`${field}.selector`, 'keys must not be empty');
+    if (typeof w.selector[k] !== 'string') throw new ValidationError(`${field}.selector[${k}]`, 'must be a string');
+  }
+  return w;
+}
+
+export function checkCandidate(c: Candidate, field: string): void {
+  if (!c.hostId) throw new ValidationError(`${field}.host_id`, 'required');
+  if (c.allocated) {
+    if (!Number.isSafeInteger(c.allocated.cpuMillis) || c.allocated.cpuMillis < 0) {
+      throw new ValidationError(`${field}.allocated.cpu_millis`, `must be a whole number ≥ 0, got ${c.allocated.cpuMillis}`);
+    }
+    if (!Number.isSafeInteger(c.allocated.memBytes) || c.allocated.memBytes < 0) {
+      throw new ValidationError(`${field}.allocated.mem_bytes`, `must be a whole number ≥ 0, got ${c.allocated.memBytes}`);
+    }
+  }
+  for (const [k, v] of [['cpu_allocation_ratio', c.cpuAllocationRatio], ['mem_allocation_ratio', c.memAllocationRatio]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= 1000)) throw new ValidationError(`${field}.${k}`, `must be within 0–1000 (0 = server default), got ${v}`);
+  }
+}

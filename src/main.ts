@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import pino from 'pino';
+import { ConfigError, ConfigSchema, flagName, loadConfig, envName } from './config';
+import { startServer } from './server';
+
+const program = new Command();
+program.name('wattplace').description('Energy-aware placement for OpenStack Nova and Kubernetes').showHelpAfterError();
+
+const serve = program
+  .command('serve')
+  .description('run the gRPC and HTTP service (in-memory telemetry store)')
+  .option('--config <file>', 'YAML or JSON config file');
+for (const [key, def] of Object.entries(ConfigSchema.shape)) {
+  const d = (def as { description?: string }).description;
+  serve.addOption(new Option(`--${flagName(key)} <value>`, `${d ?? key} (env ${envName(key)})`));
+}
+serve.action(async (opts: Record<string, string>) => {
+  let cfg;
+  try {
+    const { config, ...flags } = opts;
+    cfg = loadConfig({ file: config, env: process.env, flags });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`wattplace: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = pino({ level: cfg.logLevel });
+  let server;
+  try {
+    server = await startServer(cfg, { log });
+  } catch (e) {
+    log.fatal({ err: e }, 'start-up failed');
+    process.stderr.write(`wattplace: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const shutdown = (sig: string) => {
+    log.info({ signal: sig }, 'shutting down');
+    server.stop().then(
+      () => process.exit(0),
+      (e) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+});
+
+program.parseAsync(process.argv).catch((e) => {
+  process.stderr.write(`wattplace: ${(e as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,4 @@
+export * from './types';
+export * from './runner';
+export { marginalWatts, baselineUtil } from './score/marginal-power';
+export { feasibilityUtilAfter } from './filters/ceiling';

@@ -1,0 +1,251 @@
+import type { ClusterSnapshot } from '../telemetry/snapshot';
+import { capacityFilter } from './filters/capacity';
+import { ceilingFilter } from './filters/ceiling';
+import { labelsFilter } from './filters/labels';
+import { powerStateFilter } from './filters/power-state';
+import { stalenessFilter } from './filters/staleness';
+import { carbonFactor } from './score/carbon';
+import { marginalWatts } from './score/marginal-power';
+import { freeCpuShareAfter } from './score/tight-fit';
+import type { FilterPlugin, HostCursor, PreparedDemand } from './types';
+
+/** Filters in the order they run; the first to reject gives the reason. */
+export const DEFAULT_FILTERS: readonly FilterPlugin[] = [powerStateFilter, labelsFilter, stalenessFilter, capacityFilter, ceilingFilter];
+
+/** Per-candidate overrides from the caller (NaN = none), aligned with `hosts`. */
+export interface CandidateOverrides {
+  allocCpu: Float64Array;
+  allocMem: Float64Array;
+  cpuRatio: Float64Array;
+  memRatio: Float64Array;
+}
+
+/** Live reservation totals per host index. */
+export interface ReservedView {
+  readonly cpu: Float64Array;
+  readonly mem: Float64Array;
+}
+
+export interface RunInput {
+  readonly demand: PreparedDemand;
+  readonly snapshot: ClusterSnapshot;
+  readonly reserved: ReservedView;
+  /** Host indices to consider, or null for every host. */
+  readonly hosts: Int32Array | null;
+  readonly overrides?: CandidateOverrides;
+  /** Keep only the best `topK` feasible hosts (Place); Infinity keeps all (Evaluate). */
+  readonly topK: number;
+}
+
+export interface RunRejection {
+  readonly hostIndex: number;
+  readonly plugin: string;
+  readonly reason: string;
+}
+
+/**
+ * The result, valid until the runner's next run: the arrays are the runner's
+ * own scratch buffers. `order[0..count)` holds host indices best first, with
+ * their marginal watts and scores at the same positions.
+ */
+export interface RunResult {
+  readonly considered: number;
+  readonly feasible: number;
+  readonly count: number;
+  readonly order: Int32Array;
+  readonly marginal: Float64Array;
+  readonly score: Float64Array;
+  readonly rejected: RunRejection[];
+  /** Plugins that threw (bugs, not rejections), with the host they threw on. */
+  readonly pluginErrors: { plugin: string; hostIndex: number; error: string }[];
+}
+
+const EPS = 1e-9;
+
+/**
+ * Runs filters and scores over hosts. One pass, no allocation per host: a
+ * single cursor is refilled per host; per-host numbers go to flat scratch
+ * arrays. Rejection reasons are only formatted after the pass, for the hosts
+ * that were rejected. Pure with respect to its inputs: no I/O, no clock.
+ */
+export class PlacementRunner {
+  private order = new Int32Array(0);
+  private marginal = new Float64Array(0);
+  private score = new Float64Array(0);
+  private fit = new Float64Array(0);
+  private rejIdx = new Int32Array(0);
+  private rejPlugin = new Int16Array(0);
+  private rejCode = new Int32Array(0);
+  private readonly cursor: HostCursor;
+
+  constructor(readonly filters: readonly FilterPlugin[] = DEFAULT_FILTERS) {
+    this.cursor = {
+      index: 0, capCpu: 0, capMem: 0, allocCpu: 0, allocMem: 0, resCpu: 0, resMem: 0, cpuRatio: 1, memRatio: 1,
+      measCpu: NaN, lastMs: NaN, state: 0, model: undefined as never, labels: {}, carbon: NaN,
+    };
+  }
+
+  private ensure(n: number): void {
+    if (this.order.length >= n + 1) return;
+    const size = Math.max(n + 1, this.order.length * 2, 64);
+    this.order = new Int32Array(size);
+    this.marginal = new Float64Array(size);
+    this.score = new Float64Array(size);
+    this.fit = new Float64Array(size);
+    this.rejIdx = new Int32Array(size);
+    this.rejPlugin = new Int16Array(size);
+    this.rejCode = new Int32Array(size);
+  }
+
+  /** Fills the cursor for host `h` at candidate position `k`. */
+  private fill(inp: RunInput, h: number, k: number): HostCursor {
+    const s = inp.snapshot;
+    const c = this.cursor;
+    const cfg = inp.demand.config;
+    const ov = inp.overrides;
+    c.index = h;
+    c.capCpu = s.capCpu[h];
+    c.capMem = s.capMem[h];
+    let v: number;
+    c.allocCpu = ov && (v = ov.allocCpu[k]) === v ? v : s.allocCpu[h];
+    c.allocMem = ov && (v = ov.allocMem[k]) === v ? v : s.allocMem[h];
+    c.cpuRatio = ov && (v = ov.cpuRatio[k]) === v ? v : cfg.cpuAllocationRatio;
+    c.memRatio = ov && (v = ov.memRatio[k]) === v ? v : cfg.memAllocationRatio;
+    c.resCpu = h < inp.reserved.cpu.length ? inp.reserved.cpu[h] : 0;
+    c.resMem = h < inp.reserved.mem.length ? inp.reserved.mem[h] : 0;
+    c.measCpu = s.cpuUtil[h];
+    c.lastMs = s.lastSampleMs[h];
+    c.state = s.state[h];
+    c.model = s.models[h];
+    c.labels = s.specs[h].labels;
+    c.carbon = s.siteCarbon[s.siteIndex[h]];
+    return c;
+  }
+
+  run(inp: RunInput): RunResult {
+    const n = inp.hosts ? inp.hosts.length : inp.snapshot.size;
+    this.ensure(n);
+    const d = inp.demand;
+    const filters = this.filters;
+    const nf = filters.length;
+    const { order, marginal, score, fit, rejIdx, rejPlugin, rejCode } = this;
+    const topK = inp.topK;
+    let count = 0;
+    let feasible = 0;
+    let nrej = 0;
+    const pluginErrors: RunResult['pluginErrors'] = [];
+
+    for (let k = 0; k < n; k++) {
+      const h = inp.hosts ? inp.hosts[k] : k;
+      const c = this.fill(inp, h, k);
+      let failed = -1;
+      let code = 0;
+      for (let f = 0; f < nf; f++) {
+        try {
+          code = filters[f].filter(d, c);
+        } catch (e) {
+          pluginErrors.push({ plugin: filters[f].name, hostIndex: h, error: e instanceof Error ? e.message : String(e) });
+          code = -1;
+        }
+        if (code !== 0) {
+          failed = f;
+          break;
+        }
+      }
+      if (failed >= 0) {
+        rejIdx[nrej] = h;
+        rejPlugin[nrej] = failed;
+        rejCode[nrej] = code;
+        nrej++;
+        continue;
+      }
+      let mw: number;
+      let sc: number;
+      let ft: number;
+      try {
+        mw = marginalWatts(d, c);
+        sc = -mw * carbonFactor(d, c);
+        ft = freeCpuShareAfter(d, c);
+        if (sc !== sc) throw new Error(`score is NaN (marginal watts ${mw})`);
+      } catch (e) {
+        pluginErrors.push({ plugin: 'Score', hostIndex: h, error: e instanceof Error ? e.message : String(e) });
+        rejIdx[nrej] = h;
+        rejPlugin[nrej] = -1;
+        rejCode[nrej] = -1;
+        nrej++;
+        continue;
+      }
+      feasible++;
+      // Insert into order[0..count) keeping best first; with a finite topK the
+      // list is cut at topK, so Place keeps only what it returns.
+      let pos = count;
+      if (topK !== Infinity) {
+        while (pos > 0 && better(sc, ft, h, score[pos - 1], fit[pos - 1], order[pos - 1])) pos--;
+        if (pos >= topK) continue;
+      } // else Evaluate keeps everything: append now, sort once after the pass.
+      const end = count < topK ? count : topK - 1;
+      for (let j = end; j > pos; j--) {
+        order[j] = order[j - 1];
+        marginal[j] = marginal[j - 1];
+        score[j] = score[j - 1];
+        fit[j] = fit[j - 1];
+      }
+      order[pos] = h;
+      marginal[pos] = mw;
+      score[pos] = sc;
+      fit[pos] = ft;
+      if (count < topK) count++;
+    }
+
+    if (topK === Infinity && count > 1) this.sortAll(count);
+
+    const rejected: RunRejection[] = new Array(nrej);
+    for (let r = 0; r < nrej; r++) {
+      const h = rejIdx[r];
+      const k = inp.hosts ? indexIn(inp.hosts, h, r) : h;
+      const p = rejPlugin[r];
+      const code = rejCode[r];
+      if (code === -1) {
+        const err = pluginErrors.find((e) => e.hostIndex === h);
+        const name = p >= 0 ? filters[p].name : 'Score';
+        rejected[r] = { hostIndex: h, plugin: name, reason: `internal error in plugin ${name}: ${err?.error ?? 'unknown'}` };
+        continue;
+      }
+      const c = this.fill(inp, h, k);
+      rejected[r] = { hostIndex: h, plugin: filters[p].name, reason: filters[p].explain(code, d, c) };
+    }
+    return { considered: n, feasible, count, order, marginal, score, rejected, pluginErrors };
+  }
+
+  private sortAll(count: number): void {
+    const { order, marginal, score, fit } = this;
+    const perm = Array.from({ length: count }, (_, i) => i);
+    perm.sort((a, b) => (better(score[a], fit[a], order[a], score[b], fit[b], order[b]) ? -1 : 1));
+    const o = order.slice(0, count);
+    const m = marginal.slice(0, count);
+    const s = score.slice(0, count);
+    const f = fit.slice(0, count);
+    for (let i = 0; i < count; i++) {
+      const p = perm[i];
+      order[i] = o[p];
+      marginal[i] = m[p];
+      score[i] = s[p];
+      fit[i] = f[p];
+    }
+  }
+}
+
+/** Strict order: higher score; within EPS the tighter fit; then the lower host index. */
+function better(sa: number, fa: number, ha: number, sb: number, fb: number, hb: number): boolean {
+  if (sa > sb + EPS) return true;
+  if (sa < sb - EPS) return false;
+  if (fa < fb - EPS) return true;
+  if (fa > fb + EPS) return false;
+  return ha < hb;
+}
+
+/** Position of host `h` in the candidate list; `hint` is a lower bound (rejections are in list order). */
+function indexIn(hosts: Int32Array, h: number, hint: number): number {
+  for (let k = hint; k < hosts.length; k++) if (hosts[k] === h) return k;
+  return hosts.indexOf(h);
+}

@@ -1,0 +1,3 @@
+export * from './model';
+export * from './catalog';
+export * from './spec';

@@ -1,0 +1,106 @@
+import * as grpc from '@grpc/grpc-js';
+import pino, { type Logger } from 'pino';
+import { Wattplace, type CoreConfig } from './decision';
+import { buildGrpcServer, type ExtraPlacementHandlers } from './api/grpc';
+import { HttpApi } from './api/http';
+import { Metrics } from './api/metrics';
+import { splitHostPort, type ServiceConfig } from './config';
+
+export interface RunningServer {
+  readonly core: Wattplace;
+  readonly metrics: Metrics;
+  readonly http: HttpApi;
+  readonly grpcServer: grpc.Server;
+  /** Bound addresses (ports resolved when 0 was asked for). */
+  readonly grpcAddress: string;
+  readonly httpAddress: string;
+  /** Stops accepting, finishes in-flight calls (up to the grace period), closes. */
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  readonly log?: Logger;
+  readonly clock?: () => number;
+  readonly extra?: ExtraPlacementHandlers;
+  /** Lets modules add HTTP routes and gRPC handlers before the ports open. */
+  readonly plugins?: ((s: { core: Wattplace; http: HttpApi; metrics: Metrics; log: Logger }) => void)[];
+}
+
+export function coreConfig(c: ServiceConfig): CoreConfig {
+  return {
+    cpuCeiling: c.cpuCeiling,
+    cpuAllocationRatio: c.cpuAllocationRatio,
+    memAllocationRatio: c.memAllocationRatio,
+    staleAfterMs: c.staleAfterMs,
+    carbonWeighting: c.carbonWeighting,
+    defaultCarbonIntensity: c.defaultCarbonIntensity,
+    alternatives: c.alternatives,
+    maxCandidates: c.maxCandidates,
+    reservationTtlMs: c.reservationTtlMs,
+    snapshotRefreshMs: c.snapshotRefreshMs,
+    maxClockSkewMs: c.maxClockSkewMs,
+    maxBatch: c.maxBatch,
+  };
+}
+
+/** Starts the service: gRPC and HTTP ports, in-memory telemetry. */
+export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? pino({ level: cfg.logLevel });
+  const core = new Wattplace(coreConfig(cfg), opts.clock);
+  const metrics = new Metrics(core);
+  const httpApi = new HttpApi({ maxBodyBytes: cfg.maxMessageBytes }, metrics, log);
+  let ready = false;
+  httpApi.route('GET', '/healthz', () => ({ status: 200, body: { status: 'ok' } }), { open: true });
+  httpApi.route('GET', '/readyz', () => (ready ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'starting' } }), { open: true });
+  httpApi.route('GET', '/metrics', async () => ({
+    status: 200,
+    body: null,
+    text: await metrics.registry.metrics(),
+    contentType: metrics.registry.contentType,
+  }));
+  const deps = { core, metrics, log };
+  for (const p of opts.plugins ?? []) p({ core, http: httpApi, metrics, log });
+  const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: opts.extra });
+
+  const g = splitHostPort(cfg.grpc);
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(new Error(`cannot bind gRPC to ${cfg.grpc}: ${err.message}`)) : resolve(port),
+    ),
+  );
+  const h = splitHostPort(cfg.http);
+  let httpPort: number;
+  try {
+    httpPort = await httpApi.listen(h.host, h.port);
+  } catch (e) {
+    server.forceShutdown();
+    throw new Error(`cannot bind HTTP to ${cfg.http}: ${(e as Error).message}`);
+  }
+  ready = true;
+  const fmt = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const grpcAddress = fmt(g.host, grpcPort);
+  const httpAddress = fmt(h.host, httpPort);
+  log.info({ grpc: grpcAddress, http: httpAddress }, 'wattplace serving');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      ready = false;
+      health.setStatus('', 'NOT_SERVING');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, cfg.shutdownGraceMs);
+        t.unref();
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      await httpApi.close();
+      core.close();
+      log.info('wattplace stopped');
+    })());
+  return { core, metrics, http: httpApi, grpcServer: server, grpcAddress, httpAddress, stop };
+}

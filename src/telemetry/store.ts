@@ -1,0 +1,149 @@
+import { PowerState, type HostSample, type HostSpec, type SiteCarbon } from '../domain';
+import { createPowerModel, type PowerModel } from '../power';
+import { HostColumns } from './columns';
+import type { ClusterSnapshot } from './snapshot';
+import { checkCarbon, checkSample, type SampleLimits, type SampleProblem } from './validation';
+
+export interface RegisterResult {
+  registered: number;
+  updated: number;
+}
+
+export interface IngestError {
+  readonly index: number;
+  readonly hostId: string;
+  readonly field: string;
+  readonly reason: string;
+}
+
+export interface IngestResult {
+  accepted: number;
+  rejected: number;
+  sitesAccepted: number;
+  sitesRejected: number;
+  errors: IngestError[];
+}
+
+/** Receives what the store accepted, in order (persistence, learned models). */
+export interface TelemetryListener {
+  hostsRegistered?(specs: readonly HostSpec[]): void;
+  sampleAccepted?(sample: HostSample, hostIndex: number): void;
+  carbonAccepted?(carbon: SiteCarbon): void;
+}
+
+/**
+ * The telemetry store. The in-memory implementation holds the authoritative
+ * latest state; a persistent store adds durability through a listener and
+ * restores through `registerHosts` + `restoreSample` on start.
+ */
+export interface TelemetryStore {
+  /** Validates every host first; one bad host fails the call (ValidationError). */
+  registerHosts(hosts: readonly HostSpec[]): RegisterResult;
+  /** Validates and keeps each good sample; bad ones are reported, the rest kept. */
+  report(samples: readonly HostSample[], sites: readonly SiteCarbon[], nowMs: number): IngestResult;
+  /** One sample (streaming ingest); returns the problem or null when accepted. */
+  reportOne(sample: HostSample, nowMs: number): SampleProblem | null;
+  hostIndex(id: string): number;
+  readonly hostCount: number;
+  /** A fresh read-only copy of the current state. */
+  snapshot(): ClusterSnapshot;
+  /** Bumped on every accepted change. */
+  readonly changeCount: number;
+  addListener(l: TelemetryListener): void;
+}
+
+export class MemoryStore implements TelemetryStore {
+  private readonly cols = new HostColumns();
+  private readonly listeners: TelemetryListener[] = [];
+  /** Called after an allocation report: reservations may be confirmed by it. */
+  onAllocation?: (hostIndex: number, timeMs: number, cpu: number, mem: number) => void;
+  changeCount = 0;
+
+  constructor(private readonly limits: SampleLimits) {}
+
+  get hostCount(): number {
+    return this.cols.size;
+  }
+
+  hostIndex(id: string): number {
+    return this.cols.index.get(id) ?? -1;
+  }
+
+  addListener(l: TelemetryListener): void {
+    this.listeners.push(l);
+  }
+
+  registerHosts(hosts: readonly HostSpec[]): RegisterResult {
+    const models: PowerModel[] = hosts.map((h, i) => createPowerModel(h.power, `hosts[${i}].power`));
+    const res: RegisterResult = { registered: 0, updated: 0 };
+    hosts.forEach((h, i) => {
+      if (this.cols.upsert(h, models[i])) res.registered++;
+      else res.updated++;
+    });
+    this.changeCount++;
+    for (const l of this.listeners) l.hostsRegistered?.(hosts);
+    return res;
+  }
+
+  setPowerState(hostId: string, state: PowerState): boolean {
+    const h = this.hostIndex(hostId);
+    if (h < 0) return false;
+    this.cols.setState(h, state);
+    this.changeCount++;
+    for (const l of this.listeners) l.hostsRegistered?.([this.cols.specs[h]]);
+    return true;
+  }
+
+  report(samples: readonly HostSample[], sites: readonly SiteCarbon[], nowMs: number): IngestResult {
+    const res: IngestResult = { accepted: 0, rejected: 0, sitesAccepted: 0, sitesRejected: 0, errors: [] };
+    for (let i = 0; i < samples.length; i++) {
+      const p = this.reportOne(samples[i], nowMs);
+      if (p === null) res.accepted++;
+      else {
+        res.rejected++;
+        res.errors.push({ index: i, hostId: samples[i].hostId ?? '', field: `samples[${i}].${p.field}`, reason: p.reason });
+      }
+    }
+    const c = this.cols;
+    for (let i = 0; i < sites.length; i++) {
+      const s = sites[i];
+      const si = s.site ? c.site(s.site) : -1;
+      const p = checkCarbon(s, si >= 0 ? c.siteCarbonMs[si] : NaN, nowMs, this.limits);
+      if (p !== null) {
+        res.sitesRejected++;
+        res.errors.push({ index: i, hostId: '', field: `sites[${i}].${p.field}`, reason: p.reason });
+        continue;
+      }
+      c.siteCarbon[si] = s.gramsCo2PerKwh;
+      c.siteCarbonMs[si] = s.time;
+      res.sitesAccepted++;
+      this.changeCount++;
+      for (const l of this.listeners) l.carbonAccepted?.(s);
+    }
+    return res;
+  }
+
+  reportOne(s: HostSample, nowMs: number): SampleProblem | null {
+    const c = this.cols;
+    const h = s.hostId ? (c.index.get(s.hostId) ?? -1) : -1;
+    if (h < 0 && s.hostId) return { field: 'host_id', reason: `unknown host ${JSON.stringify(s.hostId)}: register it first` };
+    const p = checkSample(s, h >= 0 ? c.lastSampleMs[h] : NaN, nowMs, this.limits);
+    if (p !== null) return p;
+    c.lastSampleMs[h] = s.time;
+    c.cpuUtil[h] = s.cpuUtil;
+    c.memUtil[h] = s.memUtil;
+    c.watts[h] = s.watts;
+    if (s.allocated) {
+      c.allocCpu[h] = s.allocated.cpuMillis;
+      c.allocMem[h] = s.allocated.memBytes;
+      this.onAllocation?.(h, s.time, s.allocated.cpuMillis, s.allocated.memBytes);
+    }
+    this.changeCount++;
+    for (const l of this.listeners) l.sampleAccepted?.(s, h);
+    return null;
+  }
+
+  snapshot(): ClusterSnapshot {
+    return this.cols.snapshot();
+  }
+}
