@@ -107,13 +107,14 @@ export class MemoryStore implements TelemetryStore {
     const c = this.cols;
     for (let i = 0; i < sites.length; i++) {
       const s = sites[i];
-      const si = s.site ? c.site(s.site) : -1;
-      const p = checkCarbon(s, si >= 0 ? c.siteCarbonMs[si] : NaN, nowMs, this.limits);
+      const known = s.site ? c.siteIdx.get(s.site) : undefined;
+      const p = checkCarbon(s, known !== undefined ? c.siteCarbonMs[known] : NaN, nowMs, this.limits);
       if (p !== null) {
         res.sitesRejected++;
         res.errors.push({ index: i, hostId: '', field: `sites[${i}].${p.field}`, reason: p.reason });
         continue;
       }
+      const si = known ?? c.site(s.site);
       c.siteCarbon[si] = s.gramsCo2PerKwh;
       c.siteCarbonMs[si] = s.time;
       res.sitesAccepted++;

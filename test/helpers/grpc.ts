@@ -19,13 +19,13 @@ export interface TestServer {
   readonly telemetry: pb.TelemetryServiceClient;
   readonly placement: pb.PlacementServiceClient;
   readonly rpc: {
-    registerHosts(r: Partial<pb.RegisterHostsRequest>): Promise<pb.RegisterHostsResponse>;
-    report(r: Partial<pb.ReportRequest>): Promise<pb.ReportResponse>;
-    evaluate(r: Partial<pb.EvaluateRequest>): Promise<pb.EvaluateResponse>;
-    place(r: Partial<pb.PlaceRequest>): Promise<pb.PlaceResponse>;
-    release(r: Partial<pb.ReleaseRequest>): Promise<pb.ReleaseResponse>;
-    placeBatch(r: Partial<pb.PlaceBatchRequest>): Promise<pb.PlaceBatchResponse>;
-    planConsolidation(r: Partial<pb.PlanConsolidationRequest>): Promise<pb.PlanConsolidationResponse>;
+    registerHosts(r: pb.DeepPartial<pb.RegisterHostsRequest>): Promise<pb.RegisterHostsResponse>;
+    report(r: pb.DeepPartial<pb.ReportRequest>): Promise<pb.ReportResponse>;
+    evaluate(r: pb.DeepPartial<pb.EvaluateRequest>): Promise<pb.EvaluateResponse>;
+    place(r: pb.DeepPartial<pb.PlaceRequest>): Promise<pb.PlaceResponse>;
+    release(r: pb.DeepPartial<pb.ReleaseRequest>): Promise<pb.ReleaseResponse>;
+    placeBatch(r: pb.DeepPartial<pb.PlaceBatchRequest>): Promise<pb.PlaceBatchResponse>;
+    planConsolidation(r: pb.DeepPartial<pb.PlanConsolidationRequest>): Promise<pb.PlanConsolidationResponse>;
   };
   close(): Promise<void>;
 }
@@ -47,13 +47,13 @@ export async function startTestServer(overrides: Partial<ServiceConfig> = {}, op
     telemetry,
     placement,
     rpc: {
-      registerHosts: (r) => call(t, t.registerHosts, pb.RegisterHostsRequest.fromPartial(r)),
-      report: (r) => call(t, t.report, pb.ReportRequest.fromPartial(r)),
-      evaluate: (r) => call(p, p.evaluate, pb.EvaluateRequest.fromPartial(r)),
-      place: (r) => call(p, p.place, pb.PlaceRequest.fromPartial(r)),
-      release: (r) => call(p, p.release, pb.ReleaseRequest.fromPartial(r)),
-      placeBatch: (r) => call(p, p.placeBatch, pb.PlaceBatchRequest.fromPartial(r)),
-      planConsolidation: (r) => call(p, p.planConsolidation, pb.PlanConsolidationRequest.fromPartial(r)),
+      registerHosts: (r) => call(t, t.registerHosts, pb.RegisterHostsRequest.fromPartial(r as never)),
+      report: (r) => call(t, t.report, pb.ReportRequest.fromPartial(r as never)),
+      evaluate: (r) => call(p, p.evaluate, pb.EvaluateRequest.fromPartial(r as never)),
+      place: (r) => call(p, p.place, pb.PlaceRequest.fromPartial(r as never)),
+      release: (r) => call(p, p.release, pb.ReleaseRequest.fromPartial(r as never)),
+      placeBatch: (r) => call(p, p.placeBatch, pb.PlaceBatchRequest.fromPartial(r as never)),
+      planConsolidation: (r) => call(p, p.planConsolidation, pb.PlanConsolidationRequest.fromPartial(r as never)),
     },
     async close() {
       telemetry.close();
