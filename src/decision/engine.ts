@@ -59,9 +59,13 @@ export interface DecisionDeps {
  */
 export class DecisionEngine {
   private readonly runner = new PlacementRunner();
+  /** Set when an allocation report confirmed a reservation: the next decision must not read an older snapshot. */
+  private confirmedSinceSnapshot = false;
 
   constructor(readonly deps: DecisionDeps) {
-    deps.store.onAllocation = (h, t, cpu, mem) => deps.reservations.confirm(h, t, cpu, mem);
+    deps.store.onAllocation = (h, t, cpu, mem) => {
+      if (deps.reservations.confirm(h, t, cpu, mem) > 0) this.confirmedSinceSnapshot = true;
+    };
   }
 
   get config(): DecisionConfig {
@@ -124,7 +128,14 @@ export class DecisionEngine {
     const now = this.deps.clock();
     const book = this.deps.reservations;
     book.expire(now);
-    const snap = this.deps.collector.current();
+    // A confirmed reservation no longer counts; the allocation report that replaced it
+    // must be in the snapshot read here, or the host looks emptier than it is until the
+    // throttled rebuild (over-commit). So rebuild now when a confirmation happened.
+    let snap: ClusterSnapshot;
+    if (this.confirmedSinceSnapshot) {
+      this.confirmedSinceSnapshot = false;
+      snap = this.deps.collector.refresh();
+    } else snap = this.deps.collector.current();
     book.ensureHosts(snap.size);
     const cfg = this.deps.config;
     const selectorKeys = Object.keys(w.selector ?? {});

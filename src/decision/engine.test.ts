@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { cpuMillis, epochMs, memBytes, NoFeasibleHostError, NotFoundError, ValidationError, watts, type Workload } from '../domain';
+import { GiB, hostSpec, NOW_MS } from '../../test/fixtures/placement';
+import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from './wattplace';
+
+/** A Wattplace on a hand-driven clock. */
+function core(config: Partial<CoreConfig> = {}) {
+  const clock = { now: NOW_MS };
+  const wp = new Wattplace({ ...DEFAULT_CORE_CONFIG, ...config }, () => clock.now);
+  return { wp, clock };
+}
+const wl = (id: string, cpu: number, memGiB = 1): Workload => ({ id, demand: { cpuMillis: cpuMillis(cpu), memBytes: memBytes(memGiB * GiB) }, selector: {} });
+const allocReport = (hostId: string, t: number, cpu: number, memGiB: number) => ({
+  hostId,
+  time: epochMs(t),
+  watts: watts(100),
+  cpuUtil: 0.1,
+  memUtil: 0.1,
+  allocated: { cpuMillis: cpuMillis(cpu), memBytes: memBytes(memGiB * GiB) },
+});
+
+/**
+ * One 4 000 m host, ceiling 1.0 so that capacity binds: two 2 000 m workloads
+ * fit (4000 − 2000 − 2000 = 0), a third does not.
+ */
+describe('reservations through the decision engine', () => {
+  it('Place reserves: the second placement sees the first one’s demand', () => {
+    const { wp } = core({ cpuCeiling: 1 });
+    wp.registerHosts([hostSpec('h', { capacity: { cpuMillis: cpuMillis(4000), memBytes: memBytes(16 * GiB) } })]);
+    wp.engine.place({ workload: wl('w1', 2000) });
+    wp.engine.place({ workload: wl('w2', 2000) });
+    expect(() => wp.engine.place({ workload: wl('w3', 1) })).toThrow(NoFeasibleHostError);
+    expect(() => wp.engine.place({ workload: wl('w3', 1) })).toThrow(/insufficient cpu: requested 1m, free 0m of 4000m \(allocated 0m, reserved 4000m\)/);
+    // Evaluate reserves nothing
+    const before = wp.reservations.size;
+    wp.engine.evaluate({ workload: wl('e', 0) });
+    expect(wp.reservations.size).toBe(before);
+  });
+
+  it('Release frees the capacity at once; releasing again is NotFound; an empty id is invalid', () => {
+    const { wp } = core({ cpuCeiling: 1 });
+    wp.registerHosts([hostSpec('h', { capacity: { cpuMillis: cpuMillis(4000), memBytes: memBytes(16 * GiB) } })]);
+    const a = wp.engine.place({ workload: wl('w1', 4000) });
+    expect(() => wp.engine.place({ workload: wl('w2', 4000) })).toThrow(NoFeasibleHostError);
+    expect(wp.engine.release(a.reservationId)).toEqual({ hostId: 'h' });
+    expect(wp.engine.place({ workload: wl('w2', 4000) }).hostId).toBe('h');
+    expect(() => wp.engine.release(a.reservationId)).toThrow(NotFoundError);
+    expect(() => wp.engine.release('')).toThrow(ValidationError);
+  });
+
+  it('a reservation expires after the TTL and its capacity comes back', () => {
+    const { wp, clock } = core({ cpuCeiling: 1, reservationTtlMs: 30_000 });
+    wp.registerHosts([hostSpec('h', { capacity: { cpuMillis: cpuMillis(4000), memBytes: memBytes(16 * GiB) } })]);
+    const a = wp.engine.place({ workload: wl('w1', 4000) });
+    clock.now += 29_999;
+    expect(() => wp.engine.place({ workload: wl('w2', 4000) })).toThrow(NoFeasibleHostError);
+    clock.now += 1; // created + 30 s
+    expect(wp.engine.place({ workload: wl('w2', 4000) }).hostId).toBe('h');
+    expect(() => wp.engine.release(a.reservationId)).toThrow(NotFoundError);
+  });
+
+  it('an allocation report that includes the workload confirms the reservation: counted once, not twice', () => {
+    const { wp, clock } = core({ cpuCeiling: 1, snapshotRefreshMs: 0 });
+    wp.registerHosts([hostSpec('h', { capacity: { cpuMillis: cpuMillis(4000), memBytes: memBytes(16 * GiB) } })]);
+    const a = wp.engine.place({ workload: wl('w1', 2000) });
+    clock.now += 1000;
+    // the orchestrator now reports the 2000 m allocation: reserved 0, allocated 2000 → 2000 m still free
+    expect(wp.report([allocReport('h', clock.now, 2000, 1)]).accepted).toBe(1);
+    expect(wp.reservations.size).toBe(0);
+    expect(() => wp.engine.release(a.reservationId)).toThrow(NotFoundError);
+    expect(wp.engine.place({ workload: wl('w2', 2000) }).hostId).toBe('h');
+    expect(() => wp.engine.place({ workload: wl('w3', 1) })).toThrow(/allocated 2000m, reserved 2000m/);
+  });
+
+  it('never over-commits between a confirming report and the next snapshot rebuild', () => {
+    // Default snapshot throttle (50 ms) and a clock that does not move: the report that confirms
+    // w1 arrives while the hot path still reads a snapshot without w1's allocation.
+    // Free must stay 4000 − 2000 (w1, now allocated) = 2000 m, so a 3000 m workload must not fit.
+    const { wp, clock } = core({ cpuCeiling: 1, snapshotRefreshMs: 50 });
+    wp.registerHosts([hostSpec('h', { capacity: { cpuMillis: cpuMillis(4000), memBytes: memBytes(16 * GiB) } })]);
+    wp.report([{ ...allocReport('h', clock.now - 10, 0, 0) }]); // the host reports, nothing allocated
+    wp.engine.place({ workload: wl('w1', 2000) });
+    clock.now += 1;
+    wp.report([allocReport('h', clock.now, 2000, 1)]); // confirms w1
+    expect(() => wp.engine.place({ workload: wl('w2', 3000) })).toThrow(NoFeasibleHostError);
+    expect(wp.engine.place({ workload: wl('w2', 2000) }).hostId).toBe('h');
+    wp.close();
+  });
+});
+
+describe('DecisionEngine input checks', () => {
+  it.each([
+    ['missing workload', { workload: undefined as unknown as Workload }, 'workload'],
+    ['missing demand', { workload: { id: 'w', selector: {} } as unknown as Workload }, 'workload.demand'],
+    ['negative cpu', { workload: wl('w', -1) }, 'workload.demand.cpu_millis'],
+    ['fractional cpu', { workload: wl('w', 0.5) }, 'workload.demand.cpu_millis'],
+    ['memory beyond 2^53', { workload: { ...wl('w', 1), demand: { cpuMillis: cpuMillis(1), memBytes: memBytes(2 ** 60) } } }, 'workload.demand.mem_bytes'],
+    ['candidate without host id', { workload: wl('w', 1), candidates: [{ hostId: 'h' }, { hostId: '' }] }, 'candidates[1].host_id'],
+    ['candidate ratio negative', { workload: wl('w', 1), candidates: [{ hostId: 'h', cpuAllocationRatio: -1 }] }, 'candidates[0].cpu_allocation_ratio'],
+    ['candidate ratio above 1000', { workload: wl('w', 1), candidates: [{ hostId: 'h', memAllocationRatio: 5000 }] }, 'candidates[0].mem_allocation_ratio'],
+  ] as [string, Parameters<Wattplace['engine']['place']>[0], string][])('%s → ValidationError on %s', (_n, req, field) => {
+    const { wp } = core();
+    wp.registerHosts([hostSpec('h')]);
+    let err: unknown;
+    try {
+      wp.engine.place(req);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(field);
+    expect(wp.reservations.size).toBe(0);
+  });
+
+  it('unknown candidates are rejected with a reason; duplicates count once', () => {
+    const { wp } = core();
+    wp.registerHosts([hostSpec('a')]);
+    const r = wp.engine.evaluate({ workload: wl('w', 1000), candidates: [{ hostId: 'ghost' }, { hostId: 'a' }, { hostId: 'a' }] });
+    expect(r.feasible.map((f) => f.hostId)).toEqual(['a']);
+    expect(r.rejected).toEqual([{ hostId: 'ghost', reason: 'unknown host: not registered with wattplace' }]);
+  });
+});
