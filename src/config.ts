@@ -27,6 +27,14 @@ export const ConfigSchema = z
     maxBatch: z.number().int().positive().default(50_000),
     maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
     shutdownGraceMs: z.number().int().min(0).default(10_000),
+    // Security (src/api/auth.ts). Secrets are read from these files, never from flags or env values.
+    tlsCert: z.string().min(1).optional().describe('gRPC server certificate chain, PEM file'),
+    tlsKey: z.string().min(1).optional().describe('gRPC server private key, PEM file'),
+    tlsClientCa: z.string().min(1).optional().describe('CA bundle (PEM file) that client certificates must chain to: mutual TLS'),
+    authTokenFile: z.string().min(1).optional().describe('file holding the bearer token required on gRPC and HTTP (except /healthz, /readyz)'),
+    httpTlsCert: z.string().min(1).optional().describe('HTTP server certificate chain, PEM file (HTTP is plain without it)'),
+    httpTlsKey: z.string().min(1).optional().describe('HTTP server private key, PEM file'),
+    insecure: z.boolean().default(false).describe('allow binding non-loopback addresses without TLS and authentication'),
   })
   .strict();
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import pino from 'pino';
+import { z } from 'zod';
 import { ConfigError, ConfigSchema, flagName, loadConfig, envName } from './config';
 import { startServer } from './server';
+import { LOG_REDACT } from './api/auth';
 
 const program = new Command();
 program.name('wattplace').description('Energy-aware placement for OpenStack Nova and Kubernetes').showHelpAfterError();
@@ -13,7 +15,10 @@ const serve = program
   .option('--config <file>', 'YAML or JSON config file');
 for (const [key, def] of Object.entries(ConfigSchema.shape)) {
   const d = (def as { description?: string }).description;
-  serve.addOption(new Option(`--${flagName(key)} <value>`, `${d ?? key} (env ${envName(key)})`));
+  // Booleans take an optional value: `--insecure` alone means true, `--insecure false` also works.
+  const inner = (def as unknown as { def: { innerType?: unknown } }).def.innerType ?? def;
+  const arg = inner instanceof z.ZodBoolean ? '[value]' : '<value>';
+  serve.addOption(new Option(`--${flagName(key)} ${arg}`, `${d ?? key} (env ${envName(key)})`));
 }
 serve.action(async (opts: Record<string, string>) => {
   let cfg;
@@ -27,14 +32,16 @@ serve.action(async (opts: Record<string, string>) => {
     }
     throw e;
   }
-  const log = pino({ level: cfg.logLevel });
+  const log = pino({ level: cfg.logLevel, redact: LOG_REDACT });
   let server;
   try {
     server = await startServer(cfg, { log });
   } catch (e) {
-    log.fatal({ err: e }, 'start-up failed');
+    // A configuration problem found at start-up (security files, loopback rule): the message, no stack.
+    if (e instanceof ConfigError) log.fatal({ reason: e.message }, 'start-up failed: configuration');
+    else log.fatal({ err: e }, 'start-up failed');
     process.stderr.write(`wattplace: ${(e as Error).message}\n`);
-    process.exit(1);
+    process.exit(e instanceof ConfigError ? 2 : 1);
   }
   const shutdown = (sig: string) => {
     log.info({ signal: sig }, 'shutting down');

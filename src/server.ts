@@ -4,6 +4,7 @@ import { Wattplace, type CoreConfig } from './decision';
 import { buildGrpcServer, type ExtraPlacementHandlers } from './api/grpc';
 import { HttpApi } from './api/http';
 import { Metrics } from './api/metrics';
+import { LOG_REDACT, loadSecurity } from './api/auth';
 import { splitHostPort, type ServiceConfig } from './config';
 
 export interface RunningServer {
@@ -45,10 +46,13 @@ export function coreConfig(c: ServiceConfig): CoreConfig {
 
 /** Starts the service: gRPC and HTTP ports, in-memory telemetry. */
 export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? pino({ level: cfg.logLevel });
+  const log = opts.log ?? pino({ level: cfg.logLevel, redact: LOG_REDACT });
+  const security = loadSecurity(cfg, log); // reads cert/key/token files; enforces the loopback rule
   const core = new Wattplace(coreConfig(cfg), opts.clock);
   const metrics = new Metrics(core);
-  const httpApi = new HttpApi({ maxBodyBytes: cfg.maxMessageBytes }, metrics, log);
+  security.attachMetrics(metrics.registry);
+  const httpApi = new HttpApi({ maxBodyBytes: cfg.maxMessageBytes, tls: security.httpTls }, metrics, log);
+  if (security.httpGuard) httpApi.setGuard(security.httpGuard);
   let ready = false;
   httpApi.route('GET', '/healthz', () => ({ status: 200, body: { status: 'ok' } }), { open: true });
   httpApi.route('GET', '/readyz', () => (ready ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'starting' } }), { open: true });
@@ -60,11 +64,11 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   }));
   const deps = { core, metrics, log };
   for (const p of opts.plugins ?? []) p({ core, http: httpApi, metrics, log });
-  const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: opts.extra });
+  const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: opts.extra, interceptors: security.grpcInterceptors });
 
   const g = splitHostPort(cfg.grpc);
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, security.grpcCredentials, (err, port) =>
       err ? reject(new Error(`cannot bind gRPC to ${cfg.grpc}: ${err.message}`)) : resolve(port),
     ),
   );
@@ -80,7 +84,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   const fmt = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const grpcAddress = fmt(g.host, grpcPort);
   const httpAddress = fmt(h.host, httpPort);
-  log.info({ grpc: grpcAddress, http: httpAddress }, 'wattplace serving');
+  log.info({ grpc: grpcAddress, http: httpAddress, security: security.summary }, 'wattplace serving');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -175,6 +175,8 @@ export function placementService(deps: GrpcDeps, extra: ExtraPlacementHandlers =
 export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   readonly extra?: ExtraPlacementHandlers;
+  /** Server interceptors, e.g. the bearer-token check of auth.ts. */
+  readonly interceptors?: grpc.ServerInterceptor[];
 }
 
 /** Builds the gRPC server with wattplace.v1, grpc.health.v1 and server reflection. */
@@ -182,6 +184,7 @@ export function buildGrpcServer(deps: GrpcDeps, opts: GrpcServerOptions): { serv
   const server = new grpc.Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     'grpc.max_send_message_length': opts.maxMessageBytes,
+    interceptors: opts.interceptors ?? [],
   });
   server.addService(pb.TelemetryServiceService, telemetryService(deps) as unknown as grpc.UntypedServiceImplementation);
   server.addService(pb.PlacementServiceService, placementService(deps, opts.extra) as unknown as grpc.UntypedServiceImplementation);

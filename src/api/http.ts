@@ -27,7 +27,8 @@ export type HttpGuard = (req: http.IncomingMessage) => HttpResponse | undefined;
 
 export interface HttpServerOptions {
   readonly maxBodyBytes: number;
-  readonly tls?: { cert: Buffer; key: Buffer };
+  /** HTTPS; with `ca` clients may present a certificate (verified against it, not demanded: see auth.ts). */
+  readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 /**
@@ -46,7 +47,12 @@ export class HttpApi {
     private readonly log: Logger,
   ) {
     const listener = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    this.server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : http.createServer(listener);
+    this.server = opts.tls
+      ? https.createServer(
+          { cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false } : {}) },
+          listener,
+        )
+      : http.createServer(listener);
     this.server.keepAliveTimeout = 65_000;
   }
 
