@@ -137,8 +137,9 @@ export function candidatesFromPb(cs: pb.Candidate[]): Candidate[] {
   return cs.map((c, i) => ({
     hostId: c.hostId,
     allocated: c.allocated ? resourcesFromPb(c.allocated, `candidates[${i}].allocated`) : undefined,
-    cpuAllocationRatio: c.cpuAllocationRatio || undefined,
-    memAllocationRatio: c.memAllocationRatio || undefined,
+    // 0 (unset on the wire) means the server default; anything else, NaN included, is checked
+    cpuAllocationRatio: c.cpuAllocationRatio === 0 ? undefined : c.cpuAllocationRatio,
+    memAllocationRatio: c.memAllocationRatio === 0 ? undefined : c.memAllocationRatio,
   }));
 }
 
