@@ -35,6 +35,19 @@ export const ConfigSchema = z
     httpTlsCert: z.string().min(1).optional().describe('HTTP server certificate chain, PEM file (HTTP is plain without it)'),
     httpTlsKey: z.string().min(1).optional().describe('HTTP server private key, PEM file'),
     insecure: z.boolean().default(false).describe('allow binding non-loopback addresses without TLS and authentication'),
+    // Kubernetes scheduler extender (src/api/k8s) and Kepler telemetry (src/api/kepler).
+    k8sExtender: z.boolean().default(true).describe('serve the kube-scheduler extender at POST /k8s/filter and /k8s/prioritize'),
+    k8sOptOutKey: z.string().default('wattplace.scs.community/opt-out').describe('pod label or annotation key; value "true" opts the pod out'),
+    k8sDefaultPowerModel: z
+      .union([z.string(), z.record(z.string(), z.unknown())])
+      .optional()
+      .describe('power model for nodes sent in full and not registered: catalog name or JSON, e.g. {"linear":{"idleWatts":90,"maxWatts":250}}'),
+    k8sScoreMapping: z.enum(['linear', 'absolute']).default('linear').describe('marginal watts to 0–10: linear (best 10, worst 0) or absolute (k8sWattsPerPoint)'),
+    k8sWattsPerPoint: z.number().gt(0).default(10).describe('absolute score mapping: one point per this many watts above the best node'),
+    k8sAllowStale: z.boolean().default(false).describe('let nodes with stale telemetry pass the extender filter'),
+    keplerUrls: z.string().default('').describe('Kepler exporter metrics URLs, comma-separated; "node=URL" names the host (empty = off)'),
+    keplerIntervalMs: z.number().int().min(1000).default(15_000).describe('Kepler scrape interval'),
+    keplerTimeoutMs: z.number().int().positive().default(5_000).describe('Kepler scrape timeout'),
   })
   .strict();
 

@@ -4,6 +4,8 @@ import { Wattplace, type CoreConfig } from './decision';
 import { buildGrpcServer, type ExtraPlacementHandlers } from './api/grpc';
 import { HttpApi } from './api/http';
 import { Metrics } from './api/metrics';
+import { k8sPlugin } from './api/k8s';
+import { keplerFromConfig } from './api/kepler';
 import { LOG_REDACT, loadSecurity } from './api/auth';
 import { splitHostPort, type ServiceConfig } from './config';
 
@@ -63,7 +65,8 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
     contentType: metrics.registry.contentType,
   }));
   const deps = { core, metrics, log };
-  for (const p of opts.plugins ?? []) p({ core, http: httpApi, metrics, log });
+  for (const p of [k8sPlugin(cfg), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
+  const kepler = keplerFromConfig(cfg, { core, log, metrics });
   const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: opts.extra, interceptors: security.grpcInterceptors });
 
   const g = splitHostPort(cfg.grpc);
@@ -81,6 +84,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
     throw new Error(`cannot bind HTTP to ${cfg.http}: ${(e as Error).message}`);
   }
   ready = true;
+  kepler?.start();
   const fmt = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const grpcAddress = fmt(g.host, grpcPort);
   const httpAddress = fmt(h.host, httpPort);
@@ -102,6 +106,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
           resolve();
         });
       });
+      kepler?.stop();
       await httpApi.close();
       core.close();
       log.info('wattplace stopped');
