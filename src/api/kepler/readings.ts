@@ -50,6 +50,10 @@ const OLDER: Readonly<Record<string, Component | undefined>> = {
   kepler_node_dram_joules_total: 'dram',
 };
 
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+/** A Go ParseFloat value as exposition text writes it: decimal, exponent, NaN, ±Inf. */
+const SAMPLE_VALUE = /^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|NaN|[+-]?Inf)$/;
+
 function seriesKey(name: string, labels: Readonly<Record<string, string>>): string {
   const keys = Object.keys(labels).sort();
   let k = name;
@@ -72,6 +76,12 @@ export function readExposition(text: string, fallbackNode: string, nodeOverride?
   const nodeOf = (labels: Readonly<Record<string, string>>) => nodeOverride || labels.node_name || labels.instance || fallbackNode;
   for (const fam of families) {
     const name = fam.name;
+    // The parser is lenient (any first word is a name, any second a value): check what it found.
+    if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name.slice(0, 80))}`);
+    for (const m of fam.metrics) {
+      const v = (m as ParsedSample).value;
+      if (typeof v === 'string' && !SAMPLE_VALUE.test(v)) throw new Error(`invalid sample value ${JSON.stringify(v.slice(0, 80))} for ${name}`);
+    }
     let kind: 'watts' | 'joules' | 'usage' | undefined;
     let olderComponent: Component | undefined;
     if (name === 'kepler_node_cpu_watts') kind = 'watts';
