@@ -157,6 +157,7 @@ export function placementService(deps: GrpcDeps, extra: ExtraPlacementHandlers =
       const r = engine.place({ workload: workloadFromPb(req.workload, 'workload'), candidates: candidatesFromPb(req.candidates), allowStale: req.allowStale });
       metrics.countPluginErrors(r.pluginErrors);
       metrics.decisionWatts.observe(r.marginalWatts);
+      metrics.countAvoided(r.marginalWatts, r.alternatives);
       return {
         hostId: r.hostId,
         marginalWatts: r.marginalWatts,
@@ -167,8 +168,21 @@ export function placementService(deps: GrpcDeps, extra: ExtraPlacementHandlers =
       };
     }),
     release: unary('Release', deps, (req: pb.ReleaseRequest) => engine.release(req.reservationId)),
-    placeBatch: unary('PlaceBatch', deps, extra.placeBatch ?? unimplemented('PlaceBatch')),
-    planConsolidation: unary('PlanConsolidation', deps, extra.planConsolidation ?? unimplemented('PlanConsolidation')),
+    placeBatch: unary('PlaceBatch', deps, (req: pb.PlaceBatchRequest) => {
+      if (!extra.placeBatch) return unimplemented('PlaceBatch')();
+      return Promise.resolve(extra.placeBatch(req)).then((res) => {
+        if (res.stats && Number.isFinite(res.stats.gap)) metrics.solverGap.set({ rpc: 'PlaceBatch' }, res.stats.gap);
+        return res;
+      });
+    }),
+    planConsolidation: unary('PlanConsolidation', deps, (req: pb.PlanConsolidationRequest) => {
+      if (!extra.planConsolidation) return unimplemented('PlanConsolidation')();
+      return Promise.resolve(extra.planConsolidation(req)).then((res) => {
+        if (res.stats && Number.isFinite(res.stats.gap)) metrics.solverGap.set({ rpc: 'PlanConsolidation' }, res.stats.gap);
+        if (Number.isFinite(res.wattsBefore - res.wattsAfter)) metrics.consolidationWattsSaved.set(res.wattsBefore - res.wattsAfter);
+        return res;
+      });
+    }),
   };
 }
 

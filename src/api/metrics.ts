@@ -45,6 +45,24 @@ export class Metrics {
     labelNames: ['plugin'] as const,
     registers: [this.registry],
   });
+  /** Per Place decision: the runner-up's marginal watts minus the chosen host's (0 without a runner-up). */
+  readonly wattsAvoided = new Counter({
+    name: 'wattplace_decision_watts_avoided_total',
+    help: 'Estimated power avoided by placement decisions: sum over Place decisions of (runner-up marginal watts − chosen marginal watts).',
+    registers: [this.registry],
+  });
+  /** Last PlaceBatch / PlanConsolidation solve: relative optimality gap and, for plans, watts before − after. */
+  readonly solverGap = new Gauge({
+    name: 'wattplace_solver_gap',
+    help: 'Relative optimality gap of the last solve, by RPC (0 = proven optimal).',
+    labelNames: ['rpc'] as const,
+    registers: [this.registry],
+  });
+  readonly consolidationWattsSaved = new Gauge({
+    name: 'wattplace_consolidation_watts_saved',
+    help: 'Estimated watts saved by the last consolidation plan (watts_before − watts_after).',
+    registers: [this.registry],
+  });
 
   constructor(core: Wattplace, opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'wattplace_' });
@@ -63,6 +81,33 @@ export class Metrics {
           if (now - s.lastSampleMs[h] > cfg.staleAfterMs) counts.stale++;
         }
         for (const [k, v] of Object.entries(counts)) this.set({ state: k }, v);
+      },
+    });
+    // Measured power: the latest sample's watts per host (with its site) and summed per site.
+    new Gauge({
+      name: 'wattplace_host_watts',
+      help: 'Latest measured watts per host (hosts without a sample are left out).',
+      labelNames: ['host', 'site'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const s = core.collector.current();
+        for (let h = 0; h < s.size; h++) {
+          if (Number.isFinite(s.watts[h])) this.set({ host: s.ids[h], site: s.sites[s.siteIndex[h]] ?? '' }, s.watts[h]);
+        }
+      },
+    });
+    new Gauge({
+      name: 'wattplace_site_watts',
+      help: 'Latest measured watts summed per site.',
+      labelNames: ['site'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const s = core.collector.current();
+        const sum = new Float64Array(s.sites.length);
+        for (let h = 0; h < s.size; h++) if (Number.isFinite(s.watts[h])) sum[s.siteIndex[h]] += s.watts[h];
+        for (let i = 0; i < s.sites.length; i++) this.set({ site: s.sites[i] }, sum[i]);
       },
     });
     new Gauge({
@@ -84,6 +129,12 @@ export class Metrics {
       prev?.(r, how);
       ended.inc({ how });
     };
+  }
+
+  /** Records a Place decision's avoided watts against its runner-up. */
+  countAvoided(chosenWatts: number, alternatives: readonly { marginalWatts: number }[]): void {
+    const next = alternatives[0]?.marginalWatts;
+    if (next !== undefined && next > chosenWatts && Number.isFinite(next)) this.wattsAvoided.inc(next - chosenWatts);
   }
 
   /** Counts a run's plugin errors (bugs), if any. */
