@@ -77,26 +77,28 @@ def host_id(host_state, mapping=None):
     )
 
 
-def _num(v):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return 0.0
-    return f if f == f and f > 0 else 0.0  # NaN, negative, None -> 0
-
-
 def candidate_view(host_state, mapping):
     """(host id, allocated cpu millis, allocated bytes, cpu ratio, mem ratio):
-    Nova's own view of the host, as wattplace's Candidate carries it."""
-    cpu = int(round(_num(host_state.vcpus_used) * CPU_MILLIS_PER_VCPU))
-    used_mb = _num(host_state.total_usable_ram_mb) - (host_state.free_ram_mb or 0)
-    mem = int(max(0.0, used_mb)) * MIB
+    Nova's own view of the host, as wattplace's Candidate carries it. Values
+    Nova does not know yet (None) or that are negative become 0 (for ratios:
+    wattplace's configured ratio)."""
+    h = host_state
+    if mapping == "hypervisor_hostname":
+        hid = h.hypervisor_hostname or h.nodename or h.host
+    else:
+        hid = host_id(h, mapping)
+    vcpus = h.vcpus_used
+    cpu = int(vcpus * CPU_MILLIS_PER_VCPU + 0.5) if vcpus and vcpus > 0 else 0
+    total, free = h.total_usable_ram_mb, h.free_ram_mb
+    used_mb = (total or 0) - (free or 0)
+    mem = int(used_mb) * MIB if used_mb > 0 else 0
+    r1, r2 = h.cpu_allocation_ratio, h.ram_allocation_ratio
     return (
-        host_id(host_state, mapping),
+        hid,
         cpu,
         mem,
-        _num(host_state.cpu_allocation_ratio),
-        _num(host_state.ram_allocation_ratio),
+        r1 if r1 is not None and r1 > 0 else 0.0,
+        r2 if r2 is not None and r2 > 0 else 0.0,
     )
 
 
@@ -119,21 +121,20 @@ def _instance_uuid(spec_obj):
 
 def build_request(spec_obj, views, workload):
     cpu, mem, selector = workload
-    w = pb.Workload(
-        id=_instance_uuid(spec_obj) or "nova-request",
-        demand=pb.Resources(cpu_millis=cpu, mem_bytes=mem),
-        selector=dict(selector),
-    )
-    cands = [
-        pb.Candidate(
-            host_id=v[0],
-            allocated=pb.Resources(cpu_millis=v[1], mem_bytes=v[2]),
-            cpu_allocation_ratio=v[3],
-            mem_allocation_ratio=v[4],
-        )
-        for v in views
-    ]
-    return pb.EvaluateRequest(workload=w, candidates=cands)
+    req = pb.EvaluateRequest()
+    w = req.workload
+    w.id = _instance_uuid(spec_obj) or "nova-request"
+    w.demand.cpu_millis = cpu
+    w.demand.mem_bytes = mem
+    for k, v in selector:
+        w.selector[k] = v
+    add = req.candidates.add
+    for v in views:
+        c = add(host_id=v[0], cpu_allocation_ratio=v[3], mem_allocation_ratio=v[4])
+        a = c.allocated
+        a.cpu_millis = v[1]
+        a.mem_bytes = v[2]
+    return req
 
 
 def answer_from(res):
