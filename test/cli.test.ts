@@ -1,0 +1,183 @@
+/**
+ * The built command line, as a user runs it: `node dist/main.js serve`.
+ * Invalid configuration stops start-up with exit code 2 and a message naming
+ * the key; SIGTERM shuts a serving process down gracefully (exit 0).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as pb from '../src/gen/wattplace/v1/wattplace';
+import { pbHost, workload } from './fixtures/clusters';
+import { call } from './helpers/grpc';
+
+const ROOT = path.resolve(__dirname, '..');
+const MAIN = path.join(ROOT, 'dist/main.js');
+
+/** Newest modification time of the non-test sources under src/. */
+function newestSource(dir: string): number {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestSource(p));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+beforeAll(() => {
+  // test/run.sh builds before the suite; when run alone, build here if dist/ is missing or older than src/.
+  if (!fs.existsSync(MAIN) || fs.statSync(MAIN).mtimeMs < newestSource(path.join(ROOT, 'src'))) {
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'pipe' });
+  }
+}, 180_000);
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<Run>; out: () => string } {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: os.tmpdir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<Run>((resolve) => child.on('exit', (code, signal) => setImmediate(() => resolve({ code, signal, stdout, stderr }))));
+  return { child, done, out: () => stdout + stderr };
+}
+
+/** A port that was free a moment ago: bind 0, read the port, close. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitReady(httpAddr: string, run: { done: Promise<Run> }): Promise<void> {
+  let exited = false;
+  void run.done.then(() => (exited = true));
+  for (let i = 0; i < 300 && !exited; i++) {
+    try {
+      const r = await fetch(`http://${httpAddr}/readyz`);
+      if (r.status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`server did not become ready${exited ? ' (it exited)' : ''}`);
+}
+
+describe('wattplace serve: invalid configuration stops start-up', () => {
+  it.each([
+    ['a flag out of range', ['serve', '--cpu-ceiling', '2'], {}, /^wattplace: invalid configuration: cpuCeiling: /],
+    ['an environment value that is not a number', ['serve'], { WATTPLACE_STALE_AFTER_MS: 'soon' }, /^wattplace: invalid configuration: staleAfterMs: /],
+    ['an address without a port', ['serve', '--grpc', 'localhost'], {}, /^wattplace: invalid configuration: grpc: host:port/],
+  ] as [string, string[], NodeJS.ProcessEnv, RegExp][])('%s → exit code 2 and a message naming the key', async (_n, args, env, message) => {
+    const r = await cli(args, env).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+
+  it('an unknown key in the config file → exit code 2 naming the key', async () => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-cli-')), 'c.yaml');
+    fs.writeFileSync(f, 'cpuCeilng: 0.5\n');
+    const r = await cli(['serve', '--config', f]).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cpuCeilng');
+  });
+});
+
+describe('wattplace serve: SIGTERM', () => {
+  it('serves gRPC and HTTP on the given ports, then shuts down gracefully with exit code 0', async () => {
+    const [gp, hp] = [await freePort(), await freePort()];
+    const grpcAddr = `127.0.0.1:${gp}`;
+    const httpAddr = `127.0.0.1:${hp}`;
+    const run = cli(['serve', '--grpc', grpcAddr, '--http', httpAddr, '--log-level', 'info']);
+    await waitReady(httpAddr, run);
+
+    const creds = grpc.credentials.createInsecure();
+    const tel = new pb.TelemetryServiceClient(grpcAddr, creds);
+    const pla = new pb.PlacementServiceClient(grpcAddr, creds);
+    try {
+      const reg = await call(tel, tel.registerHosts, pb.RegisterHostsRequest.fromPartial({ hosts: [pbHost('cli-a', { cpu: 8000, memGiB: 32 })] }));
+      expect(reg.registered).toBe(1);
+      const placed = await call(pla, pla.place, pb.PlaceRequest.fromPartial({ workload: workload('cli-w', 1000) }));
+      expect(placed.hostId).toBe('cli-a');
+    } finally {
+      tel.close();
+      pla.close();
+    }
+
+    expect(run.child.kill('SIGTERM')).toBe(true);
+    const r = await run.done;
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
+    expect(r.stdout).toContain('"msg":"shutting down"');
+    expect(r.stdout).toContain('"signal":"SIGTERM"');
+    expect(r.stdout).toContain('"msg":"wattplace stopped"');
+    // the ports are closed
+    await expect(fetch(`http://${httpAddr}/healthz`)).rejects.toThrow();
+  });
+
+  it('a StreamReport open at SIGTERM still completes with its summary before the process exits', async () => {
+    const [gp, hp] = [await freePort(), await freePort()];
+    const grpcAddr = `127.0.0.1:${gp}`;
+    const httpAddr = `127.0.0.1:${hp}`;
+    const run = cli(['serve', '--grpc', grpcAddr, '--http', httpAddr, '--log-level', 'info', '--shutdown-grace-ms', '20000']);
+    await waitReady(httpAddr, run);
+    const tel = new pb.TelemetryServiceClient(grpcAddr, grpc.credentials.createInsecure());
+    try {
+      await call(tel, tel.registerHosts, pb.RegisterHostsRequest.fromPartial({ hosts: [pbHost('cli-s', { cpu: 8000, memGiB: 32 })] }));
+      const t0 = Date.now() - 5_000;
+      const s = (i: number): pb.HostSample => ({ hostId: 'cli-s', time: new Date(t0 + i), watts: 100, cpuUtil: 0.2, memUtil: 0.2, allocated: undefined });
+      let settled = false;
+      const summary = new Promise<pb.ReportResponse>((resolve, reject) => {
+        const stream = tel.streamReport((e, r) => {
+          settled = true;
+          if (e) reject(e);
+          else resolve(r);
+        });
+        stream.write(s(1));
+        // SIGTERM while the stream is open, then keep streaming and close it
+        setTimeout(() => {
+          run.child.kill('SIGTERM');
+          setTimeout(() => {
+            stream.write(s(2));
+            stream.write(s(3));
+            stream.end();
+          }, 300);
+        }, 200);
+      });
+      const r = await summary;
+      expect(settled).toBe(true);
+      expect([r.accepted, r.rejected]).toEqual([3, 0]);
+    } finally {
+      tel.close();
+    }
+    const done = await run.done;
+    expect(done.code).toBe(0);
+    expect(done.stdout).toContain('"msg":"wattplace stopped"');
+  });
+});
