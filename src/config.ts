@@ -27,6 +27,27 @@ export const ConfigSchema = z
     maxBatch: z.number().int().positive().default(50_000),
     maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
     shutdownGraceMs: z.number().int().min(0).default(10_000),
+    // Persistence and telemetry history (src/telemetry/influx, docs in README "InfluxDB").
+    store: z.enum(['memory', 'influx']).default('memory').describe('telemetry store: memory (default) or influx (InfluxDB 1.x persistence)'),
+    influxUrl: z.string().url().optional().describe('InfluxDB 1.x URL with the database as path, e.g. http://127.0.0.1:8086/wattplace (created if missing)'),
+    influxBatchSize: z.number().int().min(1).max(100_000).default(5_000).describe('most points per InfluxDB write'),
+    influxFlushMs: z.number().int().min(1).default(200).describe('write-behind flush interval, ms'),
+    influxBufferMaxPoints: z.number().int().positive().default(2_000_000).describe('outage buffer bound: points; the oldest are dropped (and counted) beyond it'),
+    influxBufferMaxBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('outage buffer bound: line-protocol bytes'),
+    influxRetryMaxMs: z.number().int().positive().default(5_000).describe('longest back-off between write retries while InfluxDB is down, ms'),
+    influxTimeoutMs: z.number().int().positive().default(10_000).describe('InfluxDB request timeout, ms'),
+    telegraf: z
+      .preprocess((v) => (typeof v === 'string' ? JSON.parse(v) : v), z.record(z.string(), z.unknown()))
+      .optional()
+      .describe('Telegraf reader mapping (JSON/YAML object; see src/telemetry/influx/telegraf.ts)'),
+    learnedModels: z.enum(['off', 'report', 'use']).default('use').describe('learned power models: off, report (fit and expose only) or use (replace the declared model once good enough)'),
+    learnedForm: z.enum(['table', 'exponential']).default('table').describe('learned model form: 11-point monotone table or k0 + k1·e^(k2·u)'),
+    learnedWindow: z.number().int().min(16).max(65_536).default(512).describe('per-host (util, watts) ring buffer length for fitting'),
+    learnedMinSamples: z.number().int().min(8).default(200).describe('fewest inlier samples before a learned model may be used'),
+    learnedMinR2: z.number().min(0).max(1).default(0.9).describe('least R² before a learned model may be used'),
+    learnedMaxRmse: z.number().gt(0).default(0.05).describe('largest RMSE, as a fraction of the fitted P(1), before a learned model may be used'),
+    learnedMinUtilSpan: z.number().min(0).max(1).default(0.5).describe('least spread of observed CPU utilization (5th to 95th percentile)'),
+    learnedRefitMs: z.number().int().min(0).default(60_000).describe('how often learned models are refitted, ms (0 = only on request)'),
     // Security (src/api/auth.ts). Secrets are read from these files, never from flags or env values.
     tlsCert: z.string().min(1).optional().describe('gRPC server certificate chain, PEM file'),
     tlsKey: z.string().min(1).optional().describe('gRPC server private key, PEM file'),

@@ -8,6 +8,7 @@ import { k8sPlugin } from './api/k8s';
 import { keplerFromConfig } from './api/kepler';
 import { LOG_REDACT, loadSecurity } from './api/auth';
 import { splitHostPort, type ServiceConfig } from './config';
+import { InfluxAttachment } from './telemetry/influx';
 
 export interface RunningServer {
   readonly core: Wattplace;
@@ -17,6 +18,8 @@ export interface RunningServer {
   /** Bound addresses (ports resolved when 0 was asked for). */
   readonly grpcAddress: string;
   readonly httpAddress: string;
+  /** InfluxDB persistence / Telegraf reader, when configured (`store: influx`, `telegraf`). */
+  readonly influx?: InfluxAttachment;
   /** Stops accepting, finishes in-flight calls (up to the grace period), closes. */
   stop(): Promise<void>;
 }
@@ -55,9 +58,14 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   security.attachMetrics(metrics.registry);
   const httpApi = new HttpApi({ maxBodyBytes: cfg.maxMessageBytes, tls: security.httpTls }, metrics, log);
   if (security.httpGuard) httpApi.setGuard(security.httpGuard);
+  const influx =
+    cfg.store === 'influx' || cfg.telegraf
+      ? new InfluxAttachment(cfg, { store: core.store, refresh: () => core.collector.refresh(), report: (s) => core.report(s), log, registry: metrics.registry, clock: core.clock })
+      : undefined;
   let ready = false;
   httpApi.route('GET', '/healthz', () => ({ status: 200, body: { status: 'ok' } }), { open: true });
-  httpApi.route('GET', '/readyz', () => (ready ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'starting' } }), { open: true });
+  // With InfluxDB: 503 "restoring" until restored, 200 "degraded" during an outage (see src/telemetry/influx/attach.ts).
+  httpApi.route('GET', '/readyz', () => (ready ? (influx?.readiness() ?? { status: 200, body: { status: 'ready' } }) : { status: 503, body: { status: 'starting' } }), { open: true });
   httpApi.route('GET', '/metrics', async () => ({
     status: 200,
     body: null,
@@ -85,6 +93,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   }
   ready = true;
   kepler?.start();
+  influx?.start().catch((e) => log.warn({ err: (e as Error).message }, 'InfluxDB restore abandoned'));
   const fmt = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const grpcAddress = fmt(g.host, grpcPort);
   const httpAddress = fmt(h.host, httpPort);
@@ -108,8 +117,9 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
       });
       kepler?.stop();
       await httpApi.close();
+      await influx?.close(cfg.shutdownGraceMs);
       core.close();
       log.info('wattplace stopped');
     })());
-  return { core, metrics, http: httpApi, grpcServer: server, grpcAddress, httpAddress, stop };
+  return { core, metrics, http: httpApi, grpcServer: server, grpcAddress, httpAddress, influx, stop };
 }
