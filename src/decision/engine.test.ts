@@ -86,6 +86,30 @@ describe('reservations through the decision engine', () => {
     expect(wp.engine.place({ workload: wl('w2', 2000) }).hostId).toBe('h');
     wp.close();
   });
+
+  it('a report that does not include the workload does not confirm it, even when the snapshot lags', () => {
+    // 4 000 m host, 50 ms snapshot throttle, frozen clock.
+    //   t0: allocation 0 (snapshot built)      t1: allocation 2000 (someone else placed; snapshot not rebuilt yet)
+    //   w1 1 500 m placed: it lands on top of 2000 → the report that includes it must say ≥ 3500 m.
+    //   t2: allocation still 2000 (w1 not started yet) → must NOT confirm w1.
+    // Free afterwards: 4000 − 2000 − 1500 (w1 reserved) = 500 m → a 2 000 m workload must not fit.
+    const { wp, clock } = core({ cpuCeiling: 1, snapshotRefreshMs: 50 });
+    wp.registerHosts([hostSpec('h', { capacity: { cpuMillis: cpuMillis(4000), memBytes: memBytes(16 * GiB) } })]);
+    wp.report([allocReport('h', clock.now - 30, 0, 0)]);
+    wp.report([allocReport('h', clock.now - 20, 2000, 1)]);
+    wp.engine.place({ workload: wl('w1', 1500) });
+    clock.now += 1;
+    wp.report([allocReport('h', clock.now, 2000, 1)]);
+    expect(wp.reservations.size).toBe(1);
+    clock.now += 100; // let the throttled rebuild happen
+    wp.collector.refresh();
+    expect(() => wp.engine.place({ workload: wl('w2', 2000) })).toThrow(/free 500m of 4000m \(allocated 2000m, reserved 1500m\)/);
+    // the report that does include w1 confirms it
+    clock.now += 1;
+    wp.report([allocReport('h', clock.now, 3500, 2)]);
+    expect(wp.reservations.size).toBe(0);
+    wp.close();
+  });
 });
 
 describe('DecisionEngine input checks', () => {

@@ -51,6 +51,16 @@ export interface DecisionDeps {
   readonly config: DecisionConfig;
 }
 
+/** Unknown candidates first, then the runner's rejections in host order, as one array. */
+function rejections(unknown: Rejection[], res: RunResult, snap: ClusterSnapshot): Rejection[] {
+  const rej = res.rejected;
+  const u = unknown.length;
+  const out: Rejection[] = new Array(u + rej.length);
+  for (let i = 0; i < u; i++) out[i] = unknown[i];
+  for (let i = 0; i < rej.length; i++) out[u + i] = { hostId: snap.ids[rej[i].hostIndex], reason: rej[i].reason };
+  return out;
+}
+
 /**
  * The one decision entry: gRPC, the Kubernetes extender, the Nova endpoint and
  * the simulator all call these methods. Every method is synchronous, so a
@@ -81,7 +91,7 @@ export class DecisionEngine {
     const { res, snap, unknown } = this.run(req, Infinity);
     return {
       feasible: this.scores(res, snap, 0, res.count),
-      rejected: unknown.concat(res.rejected.map((r) => ({ hostId: snap.ids[r.hostIndex], reason: r.reason }))),
+      rejected: rejections(unknown, res, snap),
       pluginErrors: res.pluginErrors,
     };
   }
@@ -89,14 +99,13 @@ export class DecisionEngine {
   /** Chooses the best host and reserves the demand on it; NoFeasibleHostError when none fits. */
   place(req: DecisionRequest): PlaceResult {
     const { res, snap, unknown, now } = this.run(req, 1 + Math.max(0, this.deps.config.alternatives));
-    const rejected = unknown.concat(res.rejected.map((r) => ({ hostId: snap.ids[r.hostIndex], reason: r.reason })));
+    const rejected = rejections(unknown, res, snap);
     if (res.count === 0) throw new NoFeasibleHostError(req.workload.id, rejected);
     const h = res.order[0];
     const w = req.workload;
-    const r = this.deps.reservations.reserve(w.id, h, snap.ids[h], w.demand.cpuMillis, w.demand.memBytes, now, {
-      cpu: snap.allocCpu[h],
-      mem: snap.allocMem[h],
-    });
+    // Expected allocation from the live store, not the (possibly throttled) snapshot: an
+    // allocation report the snapshot does not show yet must not confirm this reservation.
+    const r = this.deps.reservations.reserve(w.id, h, snap.ids[h], w.demand.cpuMillis, w.demand.memBytes, now, this.deps.store.allocatedNow(h));
     return {
       hostId: snap.ids[h],
       hostIndex: h,

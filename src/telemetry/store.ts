@@ -69,6 +69,15 @@ export class MemoryStore implements TelemetryStore {
     return this.cols.index.get(id) ?? -1;
   }
 
+  /**
+   * The latest allocation reported for host index `h`, live (not a snapshot):
+   * a reservation's expected allocation is built on it, so a report can only
+   * confirm a reservation once it really includes the workload.
+   */
+  allocatedNow(h: number): { cpu: number; mem: number } {
+    return { cpu: this.cols.allocCpu[h], mem: this.cols.allocMem[h] };
+  }
+
   addListener(l: TelemetryListener): void {
     this.listeners.push(l);
   }
