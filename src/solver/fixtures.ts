@@ -1,0 +1,115 @@
+import { PowerState, type PowerModelSpec } from '../domain';
+import { catalogSpec, createPowerModel } from '../power';
+import type { Problem, SolverHost, SolverWorkload } from './problem';
+
+/**
+ * Named scenario fixtures for the optimizer: mixed fleets (large efficient
+ * hosts with high idle power next to small old ones), seeded so every run
+ * builds the same instance. Used by the tests and by `npm run bench:solver`.
+ */
+
+const GiB = 2 ** 30;
+
+export interface HostType {
+  readonly name: string;
+  readonly cores: number;
+  readonly memGiB: number;
+  readonly power: PowerModelSpec;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** Host types of the mixed fleets. */
+export const HOST_TYPES: readonly HostType[] = [
+  // large, efficient per core, high idle
+  { name: 'big', cores: 64, memGiB: 256, power: { kind: 'linear', idleWatts: 180, maxWatts: 420, standbyWatts: 12 } },
+  // SPECpower table, medium
+  { name: 'x5675', cores: 24, memGiB: 96, power: catalogSpec('ibm-x3550-x5675', 8) as PowerModelSpec },
+  // old, low dynamic range
+  { name: 'g4', cores: 8, memGiB: 32, power: catalogSpec('hp-ml110-g4', 5) as PowerModelSpec },
+  // small, low idle
+  { name: 'small', cores: 8, memGiB: 32, power: { kind: 'linear', idleWatts: 45, maxWatts: 120, standbyWatts: 3 } },
+];
+
+export interface FixtureOptions {
+  readonly ceiling?: number;
+  readonly state?: PowerState;
+  readonly seed?: number;
+}
+
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A host as the problem sees it: empty, ceiling 0.8 of its CPU, may go to STANDBY. */
+export function solverHost(id: string, t: HostType, opts: { ceiling?: number; state?: PowerState; labels?: Record<string, string> } = {}): SolverHost {
+  const cap = t.cores * 1000;
+  const ceiling = opts.ceiling ?? 0.8;
+  return {
+    id,
+    capCpu: cap,
+    cpuFree: cap,
+    cpuCeilingFree: ceiling * cap,
+    memFree: t.memGiB * GiB,
+    baseUtil: 0,
+    model: createPowerModel(t.power, `fixture.${t.name}`),
+    state: opts.state ?? PowerState.STANDBY,
+    labels: { type: t.name, ...(t.labels ?? {}), ...(opts.labels ?? {}) },
+    canStandby: (opts.state ?? PowerState.STANDBY) !== PowerState.MAINTENANCE,
+  };
+}
+
+/** Mixed fleet of `n` hosts cycling through HOST_TYPES. */
+export function mixedFleet(n: number, opts: FixtureOptions = {}): SolverHost[] {
+  return Array.from({ length: n }, (_, i) => solverHost(`h${i}`, HOST_TYPES[i % HOST_TYPES.length], opts));
+}
+
+/** `n` workloads: 0.5–6 cores, 1–24 GiB, seeded. */
+export function workloads(n: number, seed = 7): SolverWorkload[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, (_, i) => ({
+    id: `w${i}`,
+    cpu: 500 * (1 + Math.floor(r() * 12)),
+    mem: GiB * (1 + Math.floor(r() * 24)),
+    selector: {},
+    current: -1,
+  }));
+}
+
+/** Batch scenario: `hosts` × `wl` (hosts × workloads), all hosts in STANDBY and empty. */
+export function batchScenario(hosts: number, wl: number, seed = 7): Problem {
+  return { hosts: mixedFleet(hosts), workloads: workloads(wl, seed), maxMigrations: Infinity, migrationWatts: 0 };
+}
+
+/**
+ * Consolidation scenario: `hosts` hosts, all ON, workloads spread round-robin so
+ * every host carries some load (a typical fragmented cluster after churn).
+ */
+export function consolidationScenario(hosts: number, wl: number, maxMigrations = Infinity, seed = 11): Problem {
+  const hs = mixedFleet(hosts, { state: PowerState.ON });
+  const ws = workloads(wl, seed);
+  const loadC = new Float64Array(hosts);
+  const loadM = new Float64Array(hosts);
+  const placed: SolverWorkload[] = [];
+  let h = 0;
+  for (const w of ws) {
+    // next host (round robin) with room
+    let tries = 0;
+    while (tries < hosts && (loadC[h] + w.cpu > hs[h].cpuCeilingFree || loadM[h] + w.mem > hs[h].memFree)) {
+      h = (h + 1) % hosts;
+      tries++;
+    }
+    if (tries === hosts) continue;
+    loadC[h] += w.cpu;
+    loadM[h] += w.mem;
+    placed.push({ ...w, current: h });
+    h = (h + 1) % hosts;
+  }
+  return { hosts: hs, workloads: placed, maxMigrations, migrationWatts: 0 };
+}
