@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { cpuMillis, epochMs, memBytes, NoFeasibleHostError, NotFoundError, ValidationError, watts, type Workload } from '../domain';
+import { cpuMillis, epochMs, memBytes, NoFeasibleHostError, PowerState, NotFoundError, ValidationError, watts, type Workload } from '../domain';
 import { GiB, hostSpec, NOW_MS } from '../../test/fixtures/placement';
+import { TABLE_G4_STANDBY_5 } from '../../test/fixtures/power';
 import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from './wattplace';
 
 /** A Wattplace on a hand-driven clock. */
@@ -109,6 +110,22 @@ describe('reservations through the decision engine', () => {
     wp.report([allocReport('h', clock.now, 3500, 2)]);
     expect(wp.reservations.size).toBe(0);
     wp.close();
+  });
+
+  it('a STANDBY host pays its wake-up once: not again after its reservation is confirmed', () => {
+    // hp-ml110-g4 on 10 000 m, 5 W standby. First 2 000 m: P(0.2) − 5 = 92.6 − 5 = 87.6 W (wake-up 81 W + load 6.6 W).
+    // The report confirms it (allocation 2000 m, measured u = 0.2). Next 2 000 m: P(0.4) − P(0.2) = 99.5 − 92.6 = 6.9 W.
+    const { wp, clock } = core({ snapshotRefreshMs: 0 });
+    wp.registerHosts([
+      hostSpec('sb', { capacity: { cpuMillis: cpuMillis(10_000), memBytes: memBytes(32 * GiB) }, power: TABLE_G4_STANDBY_5, state: PowerState.STANDBY }),
+    ]);
+    const first = wp.engine.place({ workload: wl('w1', 2000) });
+    expect(first.marginalWatts).toBeCloseTo(87.6, 9);
+    expect(wp.engine.evaluate({ workload: wl('probe', 2000) }).feasible[0].marginalWatts).toBeCloseTo(6.9, 9); // woken by the reservation
+    clock.now += 1000;
+    wp.report([{ ...allocReport('sb', clock.now, 2000, 1), cpuUtil: 0.2 }]);
+    expect(wp.reservations.size).toBe(0);
+    expect(wp.engine.evaluate({ workload: wl('probe', 2000) }).feasible[0].marginalWatts).toBeCloseTo(6.9, 9); // still awake
   });
 });
 

@@ -18,13 +18,14 @@ export function baselineUtil(h: HostCursor): number {
  *   ON:       ΔP = P(u_now + d/cap) − P(u_now)
  *   STANDBY:  ΔP = P(d/cap) − P_standby          (waking costs P(0) − P_standby,
  *             then the load adds P(d/cap) − P(0)); once a reservation has woken
- *             it, the host is priced like an ON host.
+ *             it, or it runs allocated work (its reservation was confirmed, or the
+ *             caller says so), the host is priced like an ON host: no second wake-up.
  * with u clamped to [0, 1] by the model. P is the host's power model
  * (power/model.ts; tables from SPECpower_ssj2008).
  */
 export function marginalWatts(d: PreparedDemand, h: HostCursor): number {
   const du = h.capCpu > 0 ? d.cpu / h.capCpu : 0;
-  if (h.state === PowerState.STANDBY && h.resCpu === 0 && h.resMem === 0) {
+  if (h.state === PowerState.STANDBY && h.resCpu === 0 && h.resMem === 0 && h.allocCpu === 0 && h.allocMem === 0) {
     return h.model.watts(du) - h.model.standbyWatts;
   }
   const u = baselineUtil(h);

@@ -40,6 +40,9 @@ describe('marginal power', () => {
     ['STANDBY woken by a reservation', { capCpu: C, power: TABLE_G4_STANDBY_5, state: PowerState.STANDBY, resCpu: 2000 }, 2000, 6.9],
     // a memory-only reservation woke it too: u = 0 → P(0.2) − P(0) = 6.6
     ['STANDBY woken by a memory-only reservation', { capCpu: C, power: TABLE_G4_STANDBY_5, state: PowerState.STANDBY, resMem: 1 }, 2000, 6.6],
+    // the reservation that woke it was confirmed: its workload is now in the allocation (2000 m) and the host
+    // measures 0.2; it is running, so it is priced like ON: P(0.4) − P(0.2) = 99.5 − 92.6, no second wake-up
+    ['STANDBY in the inventory but running allocated work', { capCpu: C, power: TABLE_G4_STANDBY_5, state: PowerState.STANDBY, allocCpu: 2000, measCpu: 0.2 }, 2000, 6.9],
     // no CPU demand on an ON host costs nothing
     ['zero CPU demand', { capCpu: C, power: TABLE_G4, measCpu: 0.3 }, 0, 0],
     // power follows physical capacity, not the allocation ratio: Δu = 4000/8000 = 0.5 → 100·0.5
