@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates the Python message classes of proto/wattplace/v1/wattplace.proto for
 # the Nova plugin with Debian's protobuf compiler (packages protobuf-compiler and libprotobuf-dev for the well-known types,
-# protoc 3.21.x), whose output matches Debian's python3-protobuf 4.21.x runtime.
+# protoc 3.21.12): the same protobuf release (21.12) as Debian's python3-protobuf
+# 3.21.12, whose Python runtime calls itself 4.21.12.
 # The gRPC stubs are written by hand in wattplace_nova/client.py (generic
 # channel.unary_unary with the message classes' serializers, which is all the
 # grpc plugin would emit). Debian's python3-grpc-tools 1.14 bundles protoc

@@ -67,10 +67,58 @@ def reset_plugin_state():
 # ------------------------------------------------------------------ wattplace
 
 
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class _AuthInterceptor(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, token):
+        self._md = (("authorization", "Bearer " + token),)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        details = details._replace(metadata=tuple(details.metadata or ()) + self._md)
+        return continuation(details, request)
+
+
+def make_pki(directory):
+    """CA, server certificate for 127.0.0.1, client certificate (EC P-256,
+    openssl CLI), as test/security/certs.ts makes them."""
+
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=directory, check=True, capture_output=True)
+
+    def ca(name):
+        ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", name + ".key")
+        ossl("req", "-x509", "-new", "-key", name + ".key", "-subj", "/CN=" + name, "-days", "2", "-out", name + ".crt")
+
+    def leaf(name, ca_name, ext):
+        ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", name + ".key")
+        ossl("req", "-new", "-key", name + ".key", "-subj", "/CN=" + name, "-out", name + ".csr")
+        with open(os.path.join(directory, name + ".ext"), "w") as f:
+            f.write(ext)
+        ossl("x509", "-req", "-in", name + ".csr", "-CA", ca_name + ".crt", "-CAkey", ca_name + ".key",
+             "-CAcreateserial", "-days", "2", "-extfile", name + ".ext", "-out", name + ".crt")
+
+    ca("ca")
+    leaf("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    leaf("client", "ca", "extendedKeyUsage=clientAuth\n")
+    with open(os.path.join(directory, "token"), "w") as f:
+        f.write("s3cret-token-for-tests\n")
+    with open(os.path.join(directory, "wrong-token"), "w") as f:
+        f.write("not-the-token\n")
+    return {k: os.path.join(directory, v) for k, v in {
+        "ca": "ca.crt", "server_cert": "server.crt", "server_key": "server.key",
+        "cert": "client.crt", "key": "client.key", "token": "token", "wrong_token": "wrong-token"}.items()}
+
+
 class Wattplace(object):
     """A real wattplace process on free loopback ports."""
 
-    def __init__(self, *extra_args):
+    def __init__(self, *extra_args, tls=None):
+        """tls: optional dict of PEM file paths {ca, cert, key} and token file
+        {token} for the test's own client when wattplace runs with TLS/auth."""
+        self.tls = tls or {}
         main = os.environ.get("WATTPLACE_MAIN", os.path.join(REPO, "dist", "main.js"))
         if not os.path.exists(main):
             raise RuntimeError("%s missing: run `npm run build` first" % main)
@@ -102,7 +150,21 @@ class Wattplace(object):
         # keep draining its output so it never blocks on a full pipe
         self._drain = threading.Thread(target=self._read_rest, daemon=True)
         self._drain.start()
-        self.channel = grpc.insecure_channel(self.grpc)
+        if self.tls.get("ca"):
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=_read(self.tls["ca"]),
+                private_key=_read(self.tls["key"]) if self.tls.get("key") else None,
+                certificate_chain=_read(self.tls["cert"]) if self.tls.get("cert") else None,
+            )
+            self.channel = grpc.secure_channel(self.grpc, creds)
+        else:
+            self.channel = grpc.insecure_channel(self.grpc)
+        if self.tls.get("token"):
+            token = _read(self.tls["token"]).decode().strip()
+            self.channel = grpc.intercept_channel(self.channel, _AuthInterceptor(token))
+            self._auth = {"Authorization": "Bearer " + token}
+        else:
+            self._auth = {}
         self.telemetry = client.TelemetryStub(self.channel)
         self.placement = client.PlacementStub(self.channel)
 
@@ -128,7 +190,8 @@ class Wattplace(object):
 
     def metric(self, name, **labels):
         """Sum of a Prometheus counter's samples matching the labels."""
-        text = urllib.request.urlopen("http://%s/metrics" % self.http, timeout=5).read().decode()
+        req = urllib.request.Request("http://%s/metrics" % self.http, headers=self._auth)
+        text = urllib.request.urlopen(req, timeout=5).read().decode()
         total = 0.0
         for line in text.splitlines():
             if not line.startswith(name + "{") and not line.startswith(name + " "):
