@@ -4,6 +4,8 @@ import { Wattplace, type CoreConfig } from './decision';
 import { buildGrpcServer, type ExtraPlacementHandlers } from './api/grpc';
 import { HttpApi } from './api/http';
 import { Metrics } from './api/metrics';
+import { SolverMetrics } from './decision/batch-metrics';
+import { batchHandlers } from './decision/batch-rpc';
 import { k8sPlugin } from './api/k8s';
 import { keplerFromConfig } from './api/kepler';
 import { LOG_REDACT, loadSecurity } from './api/auth';
@@ -46,6 +48,16 @@ export function coreConfig(c: ServiceConfig): CoreConfig {
     snapshotRefreshMs: c.snapshotRefreshMs,
     maxClockSkewMs: c.maxClockSkewMs,
     maxBatch: c.maxBatch,
+    learned: {
+      mode: c.learnedModels,
+      form: c.learnedForm,
+      window: c.learnedWindow,
+      minSamples: c.learnedMinSamples,
+      minR2: c.learnedMinR2,
+      maxRmse: c.learnedMaxRmse,
+      minUtilSpan: c.learnedMinUtilSpan,
+      refitMs: c.learnedRefitMs,
+    },
   };
 }
 
@@ -60,7 +72,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   if (security.httpGuard) httpApi.setGuard(security.httpGuard);
   const influx =
     cfg.store === 'influx' || cfg.telegraf
-      ? new InfluxAttachment(cfg, { store: core.store, refresh: () => core.collector.refresh(), report: (s) => core.report(s), log, registry: metrics.registry, clock: core.clock })
+      ? new InfluxAttachment(cfg, { store: core.store, refresh: () => core.collector.refresh(), report: (s) => core.report(s), history: core.learned.enabled ? core.learned : undefined, log, registry: metrics.registry, clock: core.clock })
       : undefined;
   let ready = false;
   httpApi.route('GET', '/healthz', () => ({ status: 200, body: { status: 'ok' } }), { open: true });
@@ -75,7 +87,9 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   const deps = { core, metrics, log };
   for (const p of [k8sPlugin(cfg), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
   const kepler = keplerFromConfig(cfg, { core, log, metrics });
-  const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: opts.extra, interceptors: security.grpcInterceptors });
+  // PlaceBatch and PlanConsolidation (src/decision/batch*.ts), on by default; opts.extra overrides
+  const solverMetrics = new SolverMetrics(metrics.registry);
+  const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: { ...batchHandlers({ core, observer: (rpc) => solverMetrics.observer(rpc) }), ...opts.extra }, interceptors: security.grpcInterceptors });
 
   const g = splitHostPort(cfg.grpc);
   const grpcPort = await new Promise<number>((resolve, reject) =>

@@ -17,6 +17,7 @@ import {
   workloadFromPb,
 } from './convert';
 import { classify, UnimplementedError } from './errors';
+import { getPowerModel } from './learned';
 import type { Metrics } from './metrics';
 
 /** Where the .proto files live, for server reflection (same relative path from src/ and dist/). */
@@ -105,6 +106,7 @@ export function telemetryService(deps: GrpcDeps): pb.TelemetryServiceServer {
       countRejected('Report', r.errors);
       return reportResponse(r);
     }),
+    getPowerModel: unary('GetPowerModel', deps, (req: pb.GetPowerModelRequest) => getPowerModel(core, req)),
     streamReport(call, callback) {
       const end = metrics.decisionSeconds.labels({ rpc: 'StreamReport' }).startTimer();
       const r = { accepted: 0, rejected: 0, sitesAccepted: 0, sitesRejected: 0, errors: [] as { index: number; hostId: string; field: string; reason: string }[] };

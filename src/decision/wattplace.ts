@@ -2,6 +2,7 @@ import type { HostSample, HostSpec, SiteCarbon } from '../domain';
 import { LimitError } from '../domain';
 import { DEFAULT_PLACEMENT_CONFIG } from '../placement';
 import { MemoryStore, ReservationBook, SnapshotCollector, type IngestResult, type RegisterResult, type SampleProblem } from '../telemetry';
+import { DEFAULT_LEARNED_CONFIG, LearnedPowerModels, type LearnedConfig } from '../telemetry/learned';
 import { DecisionEngine, type DecisionConfig } from './engine';
 
 export interface CoreConfig extends DecisionConfig {
@@ -13,6 +14,8 @@ export interface CoreConfig extends DecisionConfig {
   readonly maxClockSkewMs: number;
   /** Most samples (and hosts) one Report / RegisterHosts call may carry. */
   readonly maxBatch: number;
+  /** Learned power models (src/telemetry/learned); off when absent. */
+  readonly learned?: LearnedConfig;
 }
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {
@@ -35,6 +38,8 @@ export class Wattplace {
   readonly collector: SnapshotCollector;
   readonly reservations: ReservationBook;
   readonly engine: DecisionEngine;
+  /** Per-host power curves fitted from the samples (GetPowerModel); off unless configured. */
+  readonly learned: LearnedPowerModels;
 
   constructor(
     readonly config: CoreConfig = DEFAULT_CORE_CONFIG,
@@ -44,6 +49,11 @@ export class Wattplace {
     this.collector = new SnapshotCollector(this.store, config.snapshotRefreshMs, clock);
     this.reservations = new ReservationBook(config.reservationTtlMs);
     this.engine = new DecisionEngine({ store: this.store, collector: this.collector, reservations: this.reservations, clock, config });
+    this.learned = new LearnedPowerModels(config.learned ?? DEFAULT_LEARNED_CONFIG, this.store, () => this.collector.refresh(), clock);
+    if (this.learned.enabled) {
+      this.store.addListener(this.learned);
+      this.learned.start();
+    }
   }
 
   registerHosts(hosts: readonly HostSpec[]): RegisterResult {
@@ -69,6 +79,7 @@ export class Wattplace {
   }
 
   close(): void {
+    this.learned.close();
     this.collector.close();
   }
 }

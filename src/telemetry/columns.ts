@@ -91,6 +91,12 @@ export class HostColumns {
     return isNew;
   }
 
+  /** Replaces the model decisions use for host h (a learned one), keeping the declared spec. */
+  setModel(h: number, model: PowerModel): void {
+    this.models[h] = model;
+    this.inventoryVersion++;
+  }
+
   setState(h: number, state: PowerState): void {
     this.state[h] = state;
     this.specs[h] = { ...this.specs[h], state };

@@ -94,6 +94,17 @@ export class MemoryStore implements TelemetryStore {
     return res;
   }
 
+  /**
+   * Sets the power model decisions use for host index `h` (e.g. a learned
+   * one); null restores the model of the registered spec. Not an inventory
+   * change: listeners are not called, the spec is unchanged.
+   */
+  setPowerModel(h: number, model: PowerModel | null): void {
+    if (h < 0 || h >= this.cols.size) return;
+    this.cols.setModel(h, model ?? createPowerModel(this.cols.specs[h].power, `hosts[${h}].power`));
+    this.changeCount++;
+  }
+
   setPowerState(hostId: string, state: PowerState): boolean {
     const h = this.hostIndex(hostId);
     if (h < 0) return false;

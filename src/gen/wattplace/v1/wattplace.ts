@@ -182,6 +182,52 @@ export interface SampleError {
   field: string;
 }
 
+export interface GetPowerModelRequest {
+  hostId: string;
+  /** fit now from the host's current window instead of returning the last fit */
+  refit: boolean;
+}
+
+/**
+ * Quality of a learned fit. Outliers are samples whose residual exceeds 3.5
+ * robust standard deviations (1.4826 x MAD); R^2 and RMSE are on the inliers.
+ */
+export interface PowerFitQuality {
+  samples: number;
+  inliers: number;
+  outliers: number;
+  rSquared: number;
+  rmseWatts: number;
+  /** spread of the observed CPU utilization */
+  utilP5: number;
+  utilP95: number;
+}
+
+export interface GetPowerModelResponse {
+  hostId: string;
+  declared:
+    | PowerModel
+    | undefined;
+  /** unset until a fit exists */
+  learned:
+    | PowerModel
+    | undefined;
+  /** the learned P(u) at 0 %, 10 %, ... 100 % (11 points) */
+  learnedTableWatts: number[];
+  quality:
+    | PowerFitQuality
+    | undefined;
+  /** the learned model replaces the declared one in decisions */
+  inUse: boolean;
+  /** why it is not in use (thresholds not met, mode); empty when in use */
+  reason: string;
+  fittedAt:
+    | Date
+    | undefined;
+  /** (util, watts) pairs held for this host */
+  windowSamples: number;
+}
+
 export interface Workload {
   id: string;
   demand:
@@ -1862,6 +1908,523 @@ export const SampleError: MessageFns<SampleError> = {
     message.hostId = object.hostId ?? "";
     message.reason = object.reason ?? "";
     message.field = object.field ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPowerModelRequest(): GetPowerModelRequest {
+  return { hostId: "", refit: false };
+}
+
+export const GetPowerModelRequest: MessageFns<GetPowerModelRequest> = {
+  encode(message: GetPowerModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostId !== "") {
+      writer.uint32(10).string(message.hostId);
+    }
+    if (message.refit !== false) {
+      writer.uint32(16).bool(message.refit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPowerModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPowerModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.refit = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPowerModelRequest {
+    return {
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      refit: isSet(object.refit) ? globalThis.Boolean(object.refit) : false,
+    };
+  },
+
+  toJSON(message: GetPowerModelRequest): unknown {
+    const obj: any = {};
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.refit !== false) {
+      obj.refit = message.refit;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPowerModelRequest>, I>>(base?: I): GetPowerModelRequest {
+    return GetPowerModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPowerModelRequest>, I>>(object: I): GetPowerModelRequest {
+    const message = createBaseGetPowerModelRequest();
+    message.hostId = object.hostId ?? "";
+    message.refit = object.refit ?? false;
+    return message;
+  },
+};
+
+function createBasePowerFitQuality(): PowerFitQuality {
+  return { samples: 0, inliers: 0, outliers: 0, rSquared: 0, rmseWatts: 0, utilP5: 0, utilP95: 0 };
+}
+
+export const PowerFitQuality: MessageFns<PowerFitQuality> = {
+  encode(message: PowerFitQuality, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.samples !== 0) {
+      writer.uint32(8).uint32(message.samples);
+    }
+    if (message.inliers !== 0) {
+      writer.uint32(16).uint32(message.inliers);
+    }
+    if (message.outliers !== 0) {
+      writer.uint32(24).uint32(message.outliers);
+    }
+    if (message.rSquared !== 0) {
+      writer.uint32(33).double(message.rSquared);
+    }
+    if (message.rmseWatts !== 0) {
+      writer.uint32(41).double(message.rmseWatts);
+    }
+    if (message.utilP5 !== 0) {
+      writer.uint32(49).double(message.utilP5);
+    }
+    if (message.utilP95 !== 0) {
+      writer.uint32(57).double(message.utilP95);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PowerFitQuality {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePowerFitQuality();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.samples = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.inliers = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.outliers = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.rSquared = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rmseWatts = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.utilP5 = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.utilP95 = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PowerFitQuality {
+    return {
+      samples: isSet(object.samples) ? globalThis.Number(object.samples) : 0,
+      inliers: isSet(object.inliers) ? globalThis.Number(object.inliers) : 0,
+      outliers: isSet(object.outliers) ? globalThis.Number(object.outliers) : 0,
+      rSquared: isSet(object.rSquared)
+        ? globalThis.Number(object.rSquared)
+        : isSet(object.r_squared)
+        ? globalThis.Number(object.r_squared)
+        : 0,
+      rmseWatts: isSet(object.rmseWatts)
+        ? globalThis.Number(object.rmseWatts)
+        : isSet(object.rmse_watts)
+        ? globalThis.Number(object.rmse_watts)
+        : 0,
+      utilP5: isSet(object.utilP5)
+        ? globalThis.Number(object.utilP5)
+        : isSet(object.util_p5)
+        ? globalThis.Number(object.util_p5)
+        : 0,
+      utilP95: isSet(object.utilP95)
+        ? globalThis.Number(object.utilP95)
+        : isSet(object.util_p95)
+        ? globalThis.Number(object.util_p95)
+        : 0,
+    };
+  },
+
+  toJSON(message: PowerFitQuality): unknown {
+    const obj: any = {};
+    if (message.samples !== 0) {
+      obj.samples = Math.round(message.samples);
+    }
+    if (message.inliers !== 0) {
+      obj.inliers = Math.round(message.inliers);
+    }
+    if (message.outliers !== 0) {
+      obj.outliers = Math.round(message.outliers);
+    }
+    if (message.rSquared !== 0) {
+      obj.rSquared = floatToJson(message.rSquared);
+    }
+    if (message.rmseWatts !== 0) {
+      obj.rmseWatts = floatToJson(message.rmseWatts);
+    }
+    if (message.utilP5 !== 0) {
+      obj.utilP5 = floatToJson(message.utilP5);
+    }
+    if (message.utilP95 !== 0) {
+      obj.utilP95 = floatToJson(message.utilP95);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PowerFitQuality>, I>>(base?: I): PowerFitQuality {
+    return PowerFitQuality.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PowerFitQuality>, I>>(object: I): PowerFitQuality {
+    const message = createBasePowerFitQuality();
+    message.samples = object.samples ?? 0;
+    message.inliers = object.inliers ?? 0;
+    message.outliers = object.outliers ?? 0;
+    message.rSquared = object.rSquared ?? 0;
+    message.rmseWatts = object.rmseWatts ?? 0;
+    message.utilP5 = object.utilP5 ?? 0;
+    message.utilP95 = object.utilP95 ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPowerModelResponse(): GetPowerModelResponse {
+  return {
+    hostId: "",
+    declared: undefined,
+    learned: undefined,
+    learnedTableWatts: [],
+    quality: undefined,
+    inUse: false,
+    reason: "",
+    fittedAt: undefined,
+    windowSamples: 0,
+  };
+}
+
+export const GetPowerModelResponse: MessageFns<GetPowerModelResponse> = {
+  encode(message: GetPowerModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostId !== "") {
+      writer.uint32(10).string(message.hostId);
+    }
+    if (message.declared !== undefined) {
+      PowerModel.encode(message.declared, writer.uint32(18).fork()).join();
+    }
+    if (message.learned !== undefined) {
+      PowerModel.encode(message.learned, writer.uint32(26).fork()).join();
+    }
+    if (message.learnedTableWatts.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.learnedTableWatts) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.quality !== undefined) {
+      PowerFitQuality.encode(message.quality, writer.uint32(42).fork()).join();
+    }
+    if (message.inUse !== false) {
+      writer.uint32(48).bool(message.inUse);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    if (message.fittedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.fittedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.windowSamples !== 0) {
+      writer.uint32(72).uint32(message.windowSamples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPowerModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPowerModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.declared = PowerModel.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.learned = PowerModel.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag === 33) {
+              message.learnedTableWatts.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.learnedTableWatts.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.quality = PowerFitQuality.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.inUse = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.fittedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.windowSamples = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPowerModelResponse {
+    return {
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      declared: isSet(object.declared) ? PowerModel.fromJSON(object.declared) : undefined,
+      learned: isSet(object.learned) ? PowerModel.fromJSON(object.learned) : undefined,
+      learnedTableWatts: globalThis.Array.isArray(object?.learnedTableWatts)
+        ? object.learnedTableWatts.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.learned_table_watts)
+        ? object.learned_table_watts.map((e: any) => globalThis.Number(e))
+        : [],
+      quality: isSet(object.quality) ? PowerFitQuality.fromJSON(object.quality) : undefined,
+      inUse: isSet(object.inUse)
+        ? globalThis.Boolean(object.inUse)
+        : isSet(object.in_use)
+        ? globalThis.Boolean(object.in_use)
+        : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      fittedAt: isSet(object.fittedAt)
+        ? fromJsonTimestamp(object.fittedAt)
+        : isSet(object.fitted_at)
+        ? fromJsonTimestamp(object.fitted_at)
+        : undefined,
+      windowSamples: isSet(object.windowSamples)
+        ? globalThis.Number(object.windowSamples)
+        : isSet(object.window_samples)
+        ? globalThis.Number(object.window_samples)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetPowerModelResponse): unknown {
+    const obj: any = {};
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.declared !== undefined) {
+      obj.declared = PowerModel.toJSON(message.declared);
+    }
+    if (message.learned !== undefined) {
+      obj.learned = PowerModel.toJSON(message.learned);
+    }
+    if (message.learnedTableWatts?.length) {
+      obj.learnedTableWatts = message.learnedTableWatts.map((e) => floatToJson(e));
+    }
+    if (message.quality !== undefined) {
+      obj.quality = PowerFitQuality.toJSON(message.quality);
+    }
+    if (message.inUse !== false) {
+      obj.inUse = message.inUse;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.fittedAt !== undefined) {
+      obj.fittedAt = message.fittedAt.toISOString();
+    }
+    if (message.windowSamples !== 0) {
+      obj.windowSamples = Math.round(message.windowSamples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPowerModelResponse>, I>>(base?: I): GetPowerModelResponse {
+    return GetPowerModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPowerModelResponse>, I>>(object: I): GetPowerModelResponse {
+    const message = createBaseGetPowerModelResponse();
+    message.hostId = object.hostId ?? "";
+    message.declared = (object.declared !== undefined && object.declared !== null)
+      ? PowerModel.fromPartial(object.declared)
+      : undefined;
+    message.learned = (object.learned !== undefined && object.learned !== null)
+      ? PowerModel.fromPartial(object.learned)
+      : undefined;
+    message.learnedTableWatts = object.learnedTableWatts?.map((e) => e) || [];
+    message.quality = (object.quality !== undefined && object.quality !== null)
+      ? PowerFitQuality.fromPartial(object.quality)
+      : undefined;
+    message.inUse = object.inUse ?? false;
+    message.reason = object.reason ?? "";
+    message.fittedAt = object.fittedAt ?? undefined;
+    message.windowSamples = object.windowSamples ?? 0;
     return message;
   },
 };
@@ -4007,6 +4570,21 @@ export const TelemetryServiceService = {
     responseSerialize: (value: ReportResponse): Buffer => Buffer.from(ReportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportResponse => ReportResponse.decode(value),
   },
+  /**
+   * A host's declared power model and the one learned from its samples (robust
+   * fit of watts against CPU utilization), with the fit quality and whether the
+   * learned model drives decisions. NOT_FOUND for an unknown host.
+   */
+  getPowerModel: {
+    path: "/wattplace.v1.TelemetryService/GetPowerModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPowerModelRequest): Buffer => Buffer.from(GetPowerModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPowerModelRequest => GetPowerModelRequest.decode(value),
+    responseSerialize: (value: GetPowerModelResponse): Buffer =>
+      Buffer.from(GetPowerModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPowerModelResponse => GetPowerModelResponse.decode(value),
+  },
 } as const;
 
 export interface TelemetryServiceServer extends UntypedServiceImplementation {
@@ -4019,6 +4597,12 @@ export interface TelemetryServiceServer extends UntypedServiceImplementation {
   report: handleUnaryCall<ReportRequest, ReportResponse>;
   /** Client-streaming samples; one summary at the end. */
   streamReport: handleClientStreamingCall<HostSample, ReportResponse>;
+  /**
+   * A host's declared power model and the one learned from its samples (robust
+   * fit of watts against CPU utilization), with the fit quality and whether the
+   * learned model drives decisions. NOT_FOUND for an unknown host.
+   */
+  getPowerModel: handleUnaryCall<GetPowerModelRequest, GetPowerModelResponse>;
 }
 
 export interface TelemetryServiceClient extends Client {
@@ -4074,6 +4658,26 @@ export interface TelemetryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportResponse) => void,
   ): ClientWritableStream<HostSample>;
+  /**
+   * A host's declared power model and the one learned from its samples (robust
+   * fit of watts against CPU utilization), with the fit quality and whether the
+   * learned model drives decisions. NOT_FOUND for an unknown host.
+   */
+  getPowerModel(
+    request: GetPowerModelRequest,
+    callback: (error: ServiceError | null, response: GetPowerModelResponse) => void,
+  ): ClientUnaryCall;
+  getPowerModel(
+    request: GetPowerModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPowerModelResponse) => void,
+  ): ClientUnaryCall;
+  getPowerModel(
+    request: GetPowerModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPowerModelResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TelemetryServiceClient = makeGenericClientConstructor(
