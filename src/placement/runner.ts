@@ -76,6 +76,8 @@ export class PlacementRunner {
   private rejIdx = new Int32Array(0);
   private rejPlugin = new Int16Array(0);
   private rejCode = new Int32Array(0);
+  /** Candidate position of each rejection, so explaining it needs no search. */
+  private rejPos = new Int32Array(0);
   private readonly cursor: HostCursor;
 
   constructor(readonly filters: readonly FilterPlugin[] = DEFAULT_FILTERS) {
@@ -95,6 +97,7 @@ export class PlacementRunner {
     this.rejIdx = new Int32Array(size);
     this.rejPlugin = new Int16Array(size);
     this.rejCode = new Int32Array(size);
+    this.rejPos = new Int32Array(size);
   }
 
   /** Fills the cursor for host `h` at candidate position `k`. */
@@ -156,6 +159,7 @@ export class PlacementRunner {
         rejIdx[nrej] = h;
         rejPlugin[nrej] = failed;
         rejCode[nrej] = code;
+        this.rejPos[nrej] = k;
         nrej++;
         continue;
       }
@@ -172,6 +176,7 @@ export class PlacementRunner {
         rejIdx[nrej] = h;
         rejPlugin[nrej] = -1;
         rejCode[nrej] = -1;
+        this.rejPos[nrej] = k;
         nrej++;
         continue;
       }
@@ -202,7 +207,7 @@ export class PlacementRunner {
     const rejected: RunRejection[] = new Array(nrej);
     for (let r = 0; r < nrej; r++) {
       const h = rejIdx[r];
-      const k = inp.hosts ? indexIn(inp.hosts, h, r) : h;
+      const k = this.rejPos[r];
       const p = rejPlugin[r];
       const code = rejCode[r];
       if (code === -1) {
@@ -244,8 +249,3 @@ function better(sa: number, fa: number, ha: number, sb: number, fb: number, hb: 
   return ha < hb;
 }
 
-/** Position of host `h` in the candidate list; `hint` is a lower bound (rejections are in list order). */
-function indexIn(hosts: Int32Array, h: number, hint: number): number {
-  for (let k = hint; k < hosts.length; k++) if (hosts[k] === h) return k;
-  return hosts.indexOf(h);
-}
