@@ -80,3 +80,53 @@ export function verify(p: Problem, a: ArrayLike<number>, opts: VerifyOptions = {
   for (let w = 0; w < a.length; w++) if (a[w] !== -1) pairs.push([w, a[w]]);
   return verifyPairs(p, pairs, opts);
 }
+
+/**
+ * Replays a migration plan from `from` and checks it step by step: each step
+ * moves a workload from the host it is on; while it runs, the workload counts on
+ * both hosts, and at that moment every host that receives load must be within
+ * capacity, ceiling and memory. Hosts already over a limit before the plan may
+ * only lose load. Returns the violations (empty = executable in order).
+ */
+export function verifyPlan(p: Problem, from: ArrayLike<number>, steps: readonly { workload: number; from: number; to: number }[]): Violation[] {
+  const out: Violation[] = [];
+  const nh = p.hosts.length;
+  const cpu = new Float64Array(nh);
+  const mem = new Float64Array(nh);
+  const at = Int32Array.from(from as ArrayLike<number>);
+  for (let w = 0; w < at.length; w++) {
+    if (at[w] >= 0) {
+      cpu[at[w]] += p.workloads[w].cpu;
+      mem[at[w]] += p.workloads[w].mem;
+    }
+  }
+  let migrations = 0;
+  steps.forEach((s, i) => {
+    const wl = p.workloads[s.workload];
+    if (!wl) {
+      out.push({ kind: 'assignment', message: `step ${i}: unknown workload ${s.workload}` });
+      return;
+    }
+    if (at[s.workload] !== s.from) out.push({ kind: 'assignment', message: `step ${i}: ${wl.id} is not on host index ${s.from}` });
+    const t = p.hosts[s.to];
+    if (!t) {
+      out.push({ kind: 'assignment', message: `step ${i}: unknown host index ${s.to}` });
+      return;
+    }
+    if (t.state === PowerState.MAINTENANCE) out.push({ kind: 'maintenance', message: `step ${i}: ${wl.id} onto ${t.id}, which is in MAINTENANCE` });
+    if (Object.keys(wl.selector).some((k) => t.labels[k] !== wl.selector[k])) out.push({ kind: 'selector', message: `step ${i}: ${wl.id} does not match ${t.id}` });
+    cpu[s.to] += wl.cpu;
+    mem[s.to] += wl.mem;
+    if (cpu[s.to] > t.cpuFree + TOL) out.push({ kind: 'cpu-capacity', message: `step ${i}: host ${t.id} cpu ${cpu[s.to]}m > ${t.cpuFree}m` });
+    if (cpu[s.to] > t.cpuCeilingFree + TOL) out.push({ kind: 'ceiling', message: `step ${i}: host ${t.id} cpu ${cpu[s.to]}m > ${t.cpuCeilingFree}m under the ceiling` });
+    if (mem[s.to] > t.memFree + TOL) out.push({ kind: 'mem-capacity', message: `step ${i}: host ${t.id} memory ${mem[s.to]} B > ${t.memFree} B` });
+    if (s.from >= 0) {
+      cpu[s.from] -= wl.cpu;
+      mem[s.from] -= wl.mem;
+    }
+    at[s.workload] = s.to;
+    migrations++;
+  });
+  if (migrations > p.maxMigrations) out.push({ kind: 'migrations', message: `${migrations} migrations > budget ${p.maxMigrations}` });
+  return out;
+}

@@ -87,6 +87,11 @@ export class ReservationBook {
     return this.open.get(id);
   }
 
+  /** Open reservations, oldest first (read-only view, e.g. for consolidation planning). */
+  list(): IterableIterator<Reservation> {
+    return this.open.values();
+  }
+
   release(id: string): Reservation {
     const r = this.open.get(id);
     if (!r) throw new NotFoundError('reservation', id);

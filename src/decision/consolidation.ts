@@ -1,0 +1,208 @@
+import { LimitError, PowerState, ValidationError, type Workload } from '../domain';
+import { optimize, type SolveStats } from '../solver/optimize';
+import { orderMigrations } from '../solver/plan';
+import { currentAssignment, prepare, evaluate, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
+import { verify, verifyPlan } from '../solver/verify';
+import { budgetOf, DEFAULT_BATCH_LIMITS, type BatchDeps } from './batch';
+import { checkWorkload } from './workload';
+
+export interface RunningInput {
+  readonly workload: Workload;
+  readonly hostId: string;
+}
+
+export interface ConsolidationRequest {
+  /** Running workloads and their hosts; empty = from the snapshot (see planConsolidation). */
+  readonly running: readonly RunningInput[];
+  /** Most migrations; 0 = no limit. */
+  readonly maxMigrations: number;
+  readonly timeBudgetMs: number;
+  /** Hosts the plan may use; empty = the hosts named in running (all hosts when running is empty). */
+  readonly hostIds: readonly string[];
+}
+
+export interface PlannedMigration {
+  readonly workloadId: string;
+  readonly sourceHostId: string;
+  readonly targetHostId: string;
+}
+
+export interface ConsolidationPlan {
+  /** In execution order; every prefix leaves every host within capacity and the ceiling. */
+  readonly migrations: PlannedMigration[];
+  /** Hosts that are ON now and empty once the migrations are done. */
+  readonly standbyHostIds: string[];
+  readonly wattsBefore: number;
+  readonly wattsAfter: number;
+  readonly stats: SolveStats;
+  /** Moves of the optimizer's target that no order could make without over-commit (left out). */
+  readonly dropped: number;
+}
+
+/**
+ * PlanConsolidation. The problem, per host in scope, with the hot path's capacity
+ * and ceiling rules on the allocated view (measured utilization includes the very
+ * workloads being moved, so it is not used here):
+ *   fixed load     = allocation the orchestrator reported beyond the listed workloads
+ *                    (max(0, allocated − Σ listed)) + open reservations
+ *   cpuFree        = capCpu × cpuRatio − fixed;  cpuCeilingFree = ceiling × capCpu × cpuRatio − fixed
+ *   memFree        = capMem × memRatio − fixedMem
+ *   power          = P((fixed + Σ cpu) / capCpu); an empty host without fixed load goes to STANDBY.
+ * Hosts in MAINTENANCE or with stale telemetry keep their workloads (those may
+ * leave) but take nothing new and are not powered down.
+ *
+ * "From the snapshot" (running empty): the snapshot has no per-workload view; the
+ * workloads wattplace knows individually are its open reservations (placed by
+ * Place/PlaceBatch, not yet confirmed by an allocation report). Those are the
+ * movable workloads (demand as reserved, no selector); each host's reported
+ * allocation is fixed load, so a host with reported allocation stays on.
+ *
+ * watts before/after are model watts (the hosts' power models at the allocated
+ * utilization), so the two are comparable; ON hosts that are empty now count at
+ * P(fixed) before and at standby watts after.
+ */
+export async function planConsolidation(deps: BatchDeps, req: ConsolidationRequest): Promise<ConsolidationPlan> {
+  const limits = { ...DEFAULT_BATCH_LIMITS, ...deps.limits };
+  const { core } = deps;
+  const cfg = core.config;
+  if (req.running.length > limits.maxWorkloads) throw new LimitError('running', `at most ${limits.maxWorkloads} entries, got ${req.running.length}`);
+  if (req.hostIds.length > limits.maxHosts) throw new LimitError('host_ids', `at most ${limits.maxHosts} hosts, got ${req.hostIds.length}`);
+  if (!Number.isInteger(req.maxMigrations) || req.maxMigrations < 0) throw new ValidationError('max_migrations', `must be a whole number ≥ 0, got ${req.maxMigrations}`);
+  const budget = budgetOf(req.timeBudgetMs, limits);
+  const now = core.clock();
+  const book = core.reservations;
+  book.expire(now);
+  const snap = core.collector.current();
+  book.ensureHosts(snap.size);
+
+  // movable workloads: (workload, snapshot host index, is a reservation)
+  const movable: { w: Workload; h: number; reservation: boolean }[] = [];
+  if (req.running.length > 0) {
+    const seen = new Set<string>();
+    req.running.forEach((r, i) => {
+      checkWorkload(r.workload, `running[${i}].workload`);
+      if (!r.workload.id) throw new ValidationError(`running[${i}].workload.id`, 'required');
+      if (seen.has(r.workload.id)) throw new ValidationError(`running[${i}].workload.id`, `duplicate workload id ${JSON.stringify(r.workload.id)}`);
+      seen.add(r.workload.id);
+      if (!r.hostId) throw new ValidationError(`running[${i}].host_id`, 'required');
+      const h = snap.indexOf(r.hostId);
+      if (h < 0) throw new ValidationError(`running[${i}].host_id`, `unknown host ${JSON.stringify(r.hostId)}: not registered with wattplace`);
+      movable.push({ w: r.workload, h, reservation: false });
+    });
+  } else {
+    for (const r of book.list()) {
+      movable.push({ w: { id: r.workloadId, demand: { cpuMillis: r.cpuMillis, memBytes: r.memBytes } as Workload['demand'], selector: {} }, h: r.hostIndex, reservation: true });
+    }
+  }
+
+  // hosts in scope
+  let scope: number[];
+  if (req.hostIds.length > 0) {
+    const set = new Set<number>();
+    req.hostIds.forEach((id, i) => {
+      const h = snap.indexOf(id);
+      if (h < 0) throw new ValidationError(`host_ids[${i}]`, `unknown host ${JSON.stringify(id)}: not registered with wattplace`);
+      set.add(h);
+    });
+    movable.forEach((m, i) => {
+      if (!set.has(m.h)) {
+        if (req.running.length > 0) throw new ValidationError(`running[${i}].host_id`, `host ${JSON.stringify(snap.ids[m.h])} is not among host_ids`);
+      }
+    });
+    scope = [...set].sort((a, b) => a - b);
+  } else if (req.running.length > 0) {
+    scope = [...new Set(movable.map((m) => m.h))].sort((a, b) => a - b);
+  } else {
+    scope = Array.from({ length: snap.size }, (_, i) => i);
+  }
+  if (scope.length > limits.maxHosts) throw new LimitError('host_ids', `at most ${limits.maxHosts} hosts per plan, got ${scope.length}`);
+  const inScope = new Int32Array(snap.size).fill(-1);
+  scope.forEach((h, i) => (inScope[h] = i));
+  const mine = movable.filter((m) => inScope[m.h] >= 0); // snapshot mode with host_ids: reservations elsewhere are not ours to move
+
+  const listedC = new Float64Array(snap.size);
+  const listedM = new Float64Array(snap.size);
+  const resListedC = new Float64Array(snap.size);
+  const resListedM = new Float64Array(snap.size);
+  for (const m of mine) {
+    if (m.reservation) {
+      resListedC[m.h] += m.w.demand.cpuMillis;
+      resListedM[m.h] += m.w.demand.memBytes;
+    } else {
+      listedC[m.h] += m.w.demand.cpuMillis;
+      listedM[m.h] += m.w.demand.memBytes;
+    }
+  }
+  const ceil = cfg.cpuCeiling;
+  const hosts: SolverHost[] = scope.map((h) => {
+    const cap = snap.capCpu[h];
+    const fixedC = Math.max(0, snap.allocCpu[h] - listedC[h]) + Math.max(0, (book.cpu[h] ?? 0) - resListedC[h]);
+    const fixedM = Math.max(0, snap.allocMem[h] - listedM[h]) + Math.max(0, (book.mem[h] ?? 0) - resListedM[h]);
+    const stale = now - snap.lastSampleMs[h] > cfg.staleAfterMs;
+    const frozen = snap.state[h] === PowerState.MAINTENANCE || stale;
+    return {
+      id: snap.ids[h],
+      capCpu: cap,
+      cpuFree: cap * cfg.cpuAllocationRatio - fixedC,
+      cpuCeilingFree: ceil * cap * cfg.cpuAllocationRatio - fixedC,
+      memFree: snap.capMem[h] * cfg.memAllocationRatio - fixedM,
+      baseUtil: cap > 0 ? fixedC / cap : 0,
+      model: snap.models[h],
+      // a stale host is treated like MAINTENANCE: nothing new, not powered down
+      state: frozen ? PowerState.MAINTENANCE : (snap.state[h] as PowerState),
+      labels: snap.specs[h].labels,
+      canStandby: !frozen && fixedC === 0 && fixedM === 0,
+    };
+  });
+  const ws: SolverWorkload[] = mine.map((m) => ({ id: m.w.id, cpu: m.w.demand.cpuMillis, mem: m.w.demand.memBytes, selector: m.w.selector ?? {}, current: inScope[m.h] }));
+  const problem: Problem = { hosts, workloads: ws, maxMigrations: req.maxMigrations === 0 ? Infinity : req.maxMigrations, migrationWatts: 0 };
+  const pp = prepare(problem);
+  const cur = currentAssignment(problem);
+  const curEval = evaluate(pp, cur);
+  // before: hosts that are ON now draw P(fixed + load) even when empty
+  let wattsBefore = 0;
+  for (let i = 0; i < hosts.length; i++) {
+    const x = hosts[i];
+    const on = curEval.count[i] > 0 || snap.state[scope[i]] !== PowerState.STANDBY;
+    wattsBefore += on ? x.model.watts(x.baseUtil + curEval.loadCpu[i] / x.capCpu) : x.model.standbyWatts;
+  }
+
+  const res = ws.length > 0 ? await optimize(problem, { budgetMs: budget, backend: deps.backend, observer: deps.observer?.('PlanConsolidation') }) : undefined;
+  const target = res ? res.assignment : cur;
+  // workloads the optimizer could not place stay where they are
+  for (let w = 0; w < ws.length; w++) if (target[w] < 0) target[w] = cur[w];
+  const plan = orderMigrations(problem, cur, target);
+  const bad = verifyPlan(problem, cur, plan.steps);
+  if (bad.length) throw new Error(`consolidation plan failed its step check: ${bad[0].message}`);
+  // the end state must itself satisfy every constraint that held before (a host already over stays only if untouched)
+  const finalEval = evaluate(pp, plan.final);
+  const standbyHostIds: string[] = [];
+  let wattsAfter = 0;
+  for (let i = 0; i < hosts.length; i++) {
+    const x = hosts[i];
+    if (finalEval.count[i] === 0 && x.canStandby) {
+      wattsAfter += x.model.standbyWatts;
+      if (snap.state[scope[i]] === PowerState.ON) standbyHostIds.push(x.id);
+    } else if (finalEval.count[i] === 0 && snap.state[scope[i]] === PowerState.STANDBY) {
+      wattsAfter += x.model.standbyWatts;
+    } else {
+      wattsAfter += x.model.watts(x.baseUtil + finalEval.loadCpu[i] / x.capCpu);
+    }
+  }
+  const migrations = plan.steps.map((s) => ({ workloadId: ws[s.workload].id, sourceHostId: hosts[s.from].id, targetHostId: hosts[s.to].id }));
+  let stats: SolveStats;
+  if (res) {
+    const objective = finalEval.objective;
+    const bound = res.stats.bound;
+    stats = {
+      ...res.stats,
+      objective,
+      gap: Number.isFinite(bound) && bound > 0 ? Math.max(0, (objective - Math.min(bound, objective)) / bound) : NaN,
+    };
+    // sanity: the end state passes the verifier whenever the start did
+    if (verify(problem, cur).length === 0 && verify(problem, plan.final).length > 0) throw new Error('consolidation end state failed verification');
+  } else {
+    stats = { objective: finalEval.objective, bound: finalEval.objective, gap: 0, method: 'none', elapsedMs: 0, proven: true, solves: 0, accepted: 0 };
+  }
+  return { migrations, standbyHostIds, wattsBefore, wattsAfter, stats, dropped: plan.dropped.length };
+}
