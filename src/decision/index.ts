@@ -1,3 +1,5 @@
 export * from './engine';
 export * from './workload';
 export * from './wattplace';
+export * from './forecast';
+export * from './rebalance';

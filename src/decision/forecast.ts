@@ -1,0 +1,142 @@
+/**
+ * Per-workload demand forecast from its recent history, for overload
+ * prediction and safe packing. Flat typed arrays by workload slot; one
+ * `observe` per workload per telemetry interval; no allocation per call.
+ *
+ *   forecast  f = α·d_now + (1 − α)·mean(last W observations)
+ *   variance  s² = EWMA of the squared one-step forecast errors (d_next − f),
+ *             never below the variance of the window itself (how far the
+ *             demand wanders around its mean), nor below (minSigma·d)²
+ *
+ * A host is safe when Σ f + z·√(Σ s²) stays within its capacity: with
+ * independent errors the host's next-interval demand exceeds that with
+ * probability about 1 − Φ(z) (z = 2.33 → 1 %).
+ */
+export interface ForecastConfig {
+  /** Weight of the latest observation in the forecast. */
+  readonly alpha: number;
+  /** Window of recent observations (intervals). */
+  readonly window: number;
+  /** Floor of σ as a fraction of the current demand. */
+  readonly minSigma: number;
+  /** Also bound s² below by the window's own variance (how far the demand wanders). */
+  readonly levelVariance: boolean;
+  /**
+   * Robust error scale: σ = √(π/2) × EWMA of |error| (equal to the standard
+   * deviation for normal errors, but not dominated by the rare spikes of
+   * bursty workloads). Otherwise σ² = EWMA of squared errors.
+   */
+  readonly robust: boolean;
+}
+
+export const DEFAULT_FORECAST: ForecastConfig = { alpha: 0.3, window: 12, minSigma: 0.02, levelVariance: false, robust: true };
+
+export class WorkloadForecaster {
+  private cap = 0;
+  private buf = new Float64Array(0);
+  private n = new Int32Array(0);
+  private head = new Int32Array(0);
+  private sum = new Float64Array(0);
+  private sumSq = new Float64Array(0);
+  private errVar = new Float64Array(0);
+  private lastF = new Float64Array(0);
+  private last = new Float64Array(0);
+
+  constructor(readonly cfg: ForecastConfig = DEFAULT_FORECAST) {
+    if (!(cfg.alpha >= 0 && cfg.alpha <= 1)) throw new RangeError(`forecast alpha must be within 0–1, got ${cfg.alpha}`);
+    if (!(Number.isInteger(cfg.window) && cfg.window >= 1 && cfg.window <= 1000)) throw new RangeError(`forecast window must be 1–1000, got ${cfg.window}`);
+  }
+
+  /** Makes room for workload slots 0..n−1. */
+  ensure(n: number): void {
+    if (n <= this.cap) return;
+    const c = Math.max(n, this.cap * 2, 64);
+    const W = this.cfg.window;
+    const grow = <T extends Float64Array | Int32Array>(a: T, size: number): T => {
+      const b = new (a.constructor as { new (n: number): T })(size);
+      b.set(a);
+      return b;
+    };
+    this.buf = grow(this.buf, c * W);
+    this.n = grow(this.n, c);
+    this.head = grow(this.head, c);
+    this.sum = grow(this.sum, c);
+    this.sumSq = grow(this.sumSq, c);
+    this.errVar = grow(this.errVar, c);
+    this.lastF = grow(this.lastF, c);
+    this.last = grow(this.last, c);
+    this.cap = c;
+  }
+
+  /** Forgets slot i (a workload left; the slot may be reused). */
+  reset(i: number): void {
+    this.n[i] = 0;
+    this.head[i] = 0;
+    this.sum[i] = 0;
+    this.sumSq[i] = 0;
+    this.errVar[i] = NaN;
+    this.lastF[i] = NaN;
+    this.last[i] = 0;
+  }
+
+  /** One observation of workload i's demand (any CPU unit). */
+  observe(i: number, d: number): void {
+    const W = this.cfg.window;
+    const k = this.n[i];
+    if (k > 0) {
+      const e = d - this.lastF[i];
+      const b = 2 / (W + 1);
+      const ev = this.errVar[i];
+      const x = this.cfg.robust ? Math.abs(e) : e * e;
+      this.errVar[i] = ev === ev ? (1 - b) * ev + b * x : x;
+    } else this.errVar[i] = NaN;
+    const base = i * W;
+    let h = this.head[i];
+    if (k === W) {
+      const old = this.buf[base + h];
+      this.sum[i] -= old;
+      this.sumSq[i] -= old * old;
+    }
+    this.buf[base + h] = d;
+    this.sum[i] += d;
+    this.sumSq[i] += d * d;
+    h = h + 1 === W ? 0 : h + 1;
+    this.head[i] = h;
+    if (k < W) this.n[i] = k + 1;
+    this.last[i] = d;
+    this.lastF[i] = this.forecast(i);
+  }
+
+  count(i: number): number {
+    return this.n[i];
+  }
+
+  mean(i: number): number {
+    const k = this.n[i];
+    return k > 0 ? this.sum[i] / k : 0;
+  }
+
+  forecast(i: number): number {
+    const k = this.n[i];
+    if (k === 0) return 0;
+    const a = this.cfg.alpha;
+    return a * this.last[i] + (1 - a) * (this.sum[i] / k);
+  }
+
+  /** s² for workload i (see the class comment). */
+  variance(i: number): number {
+    const k = this.n[i];
+    const d = this.last[i];
+    const floor = this.cfg.minSigma * d;
+    let v = floor * floor;
+    if (k > 1 && this.cfg.levelVariance) {
+      const m = this.sum[i] / k;
+      const lv = this.sumSq[i] / k - m * m;
+      if (lv > v) v = lv;
+    }
+    let ev = this.errVar[i];
+    if (this.cfg.robust && ev === ev) ev = (Math.PI / 2) * ev * ev;
+    if (ev === ev && ev > v) v = ev;
+    return v;
+  }
+}

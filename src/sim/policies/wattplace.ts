@@ -1,0 +1,210 @@
+import { NoFeasibleHostError, PowerState, cpuMillis, epochMs, memBytes, watts, type Candidate, type HostSample, type HostSpec } from '../../domain';
+import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from '../../decision/wattplace';
+import { DEFAULT_FORECAST, WorkloadForecaster, type ForecastConfig } from '../../decision/forecast';
+import { DEFAULT_REBALANCE, Rebalancer, efficiencyOrder, type RebalanceConfig, type RebalanceHosts, type RebalanceWorkloads } from '../../decision/rebalance';
+import type { SimPolicy, SimView } from '../engine';
+
+const MIB = 1024 * 1024;
+
+export interface WattplacePolicyConfig {
+  readonly forecast: ForecastConfig;
+  readonly rebalance: RebalanceConfig;
+  /** Hot-path settings of the embedded core (the ceiling is 1: the margin is in the reported load). */
+  readonly core: CoreConfig;
+}
+
+export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
+  forecast: DEFAULT_FORECAST,
+  rebalance: DEFAULT_REBALANCE,
+  core: { ...DEFAULT_CORE_CONFIG, cpuCeiling: 1, staleAfterMs: 3_600_000, maxClockSkewMs: 0 },
+};
+
+/**
+ * The deployed scheduler, driven by the simulator the way an orchestrator
+ * drives the service:
+ *  - telemetry: every host reports its load each interval into the core's
+ *    store (utilization = forecast demand + safety margin, so the hot path's
+ *    capacity and ceiling filters see the same safe load the planner does);
+ *  - arrivals: `DecisionEngine.place` (the gRPC Place path) with the running
+ *    hosts as candidates; when none fits, the most efficient empty host;
+ *  - every interval: the decision layer's forecaster and Rebalancer
+ *    (overload relief, drains under a stricter margin, migration budget).
+ * No placement or consolidation logic lives here.
+ */
+export class WattplacePolicy implements SimPolicy {
+  readonly name: string;
+  private core: Wattplace | null = null;
+  private readonly fc: WorkloadForecaster;
+  private readonly rb: Rebalancer;
+  private nowMs = 0;
+  private sampleMs = 0;
+  private ids: string[] = [];
+  private hosts: RebalanceHosts | null = null;
+  private order: Int32Array | null = null;
+  private observedStep: Int32Array = new Int32Array(0);
+  private w: {
+    host: Int32Array;
+    mean: Float64Array;
+    variance: Float64Array;
+    mem: Float64Array;
+    cost: Float64Array;
+  } | null = null;
+
+  constructor(
+    readonly cfg: WattplacePolicyConfig = DEFAULT_WATTPLACE_POLICY,
+    name = 'wattplace',
+  ) {
+    this.name = name;
+    this.fc = new WorkloadForecaster(cfg.forecast);
+    this.rb = new Rebalancer(cfg.rebalance);
+  }
+
+  private init(view: SimView): void {
+    if (this.core) return;
+    const f = view.fleet;
+    this.core = new Wattplace(this.cfg.core, () => this.nowMs);
+    this.ids = Array.from({ length: f.n }, (_, h) => `h${h}`);
+    const specs: HostSpec[] = this.ids.map((id, h) => ({
+      id,
+      site: f.types[f.typeOf[h]].site,
+      capacity: { cpuMillis: cpuMillis(Math.round(f.total[h])), memBytes: memBytes(Math.round(f.ramMb[h] * MIB)) },
+      power: f.models[h].spec,
+      state: PowerState.STANDBY,
+      labels: {},
+    }));
+    this.core.registerHosts(specs);
+    this.hosts = { n: f.n, cap: f.total, memCap: f.ramMb, models: f.models };
+    this.order = efficiencyOrder(this.hosts);
+    const n = view.wl.n;
+    this.fc.ensure(n);
+    for (let v = 0; v < n; v++) this.fc.reset(v);
+    this.observedStep = new Int32Array(n).fill(-1);
+    this.w = {
+      host: new Int32Array(n),
+      mean: new Float64Array(n),
+      variance: new Float64Array(n),
+      mem: new Float64Array(n),
+      cost: Float64Array.from(view.wl.ramMb),
+    };
+  }
+
+  private observe(view: SimView, v: number): void {
+    if (this.observedStep[v] === view.step) return;
+    this.observedStep[v] = view.step;
+    this.fc.observe(v, view.req[v]);
+  }
+
+  private mean(view: SimView, v: number): number {
+    return this.fc.count(v) > 0 ? this.fc.forecast(v) : view.req[v];
+  }
+
+  /** Reports every host's safe load to the core's store, as telemetry would. */
+  private report(view: SimView): void {
+    const core = this.core as Wattplace;
+    const f = view.fleet;
+    this.nowMs = Math.round(view.time * 1000);
+    const t = Math.max(this.nowMs, this.sampleMs + 1);
+    this.sampleMs = t;
+    this.nowMs = t;
+    const z = this.cfg.rebalance.z;
+    const samples: HostSample[] = new Array(f.n);
+    for (let h = 0; h < f.n; h++) {
+      let m = 0;
+      let s = 0;
+      for (const v of view.lists[h]) {
+        m += this.mean(view, v);
+        s += this.fc.count(v) > 0 ? this.fc.variance(v) : 0;
+      }
+      const load = Math.min(f.total[h], m + z * Math.sqrt(s));
+      const u = load / f.total[h];
+      const mem = Math.min(f.ramMb[h], view.memUsed[h]);
+      samples[h] = {
+        hostId: this.ids[h],
+        time: epochMs(t),
+        watts: watts(view.lists[h].length ? f.models[h].watts(u) : f.standby[h]),
+        cpuUtil: u,
+        memUtil: mem / f.ramMb[h],
+        allocated: { cpuMillis: cpuMillis(Math.round(load)), memBytes: memBytes(Math.round(mem * MIB)) },
+      };
+      core.store.setPowerState(this.ids[h], view.lists[h].length ? PowerState.ON : PowerState.STANDBY);
+    }
+    const r = core.report(samples);
+    if (r.rejected > 0) throw new Error(`simulated telemetry rejected: ${r.errors[0]?.field} ${r.errors[0]?.reason}`);
+    core.collector.refresh();
+  }
+
+  place(view: SimView, vms: readonly number[]): Int32Array {
+    this.init(view);
+    const core = this.core as Wattplace;
+    for (const v of vms) if (!view.initial) this.observe(view, v);
+    this.report(view);
+    const f = view.fleet;
+    const open = new Uint8Array(f.n);
+    const running: Candidate[] = [];
+    for (let h = 0; h < f.n; h++) {
+      if (view.lists[h].length > 0) {
+        open[h] = 1;
+        running.push({ hostId: this.ids[h] });
+      }
+    }
+    const order = this.order as Int32Array;
+    let next = 0;
+    const reservations: string[] = [];
+    const out = new Int32Array(vms.length).fill(-1);
+    for (let i = 0; i < vms.length; i++) {
+      const v = vms[i];
+      const workload = {
+        id: view.wl.ids[v],
+        demand: { cpuMillis: cpuMillis(Math.ceil(this.mean(view, v))), memBytes: memBytes(Math.ceil(view.memOf(v) * MIB)) },
+        selector: {},
+      };
+      let host = -1;
+      if (running.length > 0) {
+        try {
+          const r = core.engine.place({ workload, candidates: running });
+          host = r.hostIndex;
+          reservations.push(r.reservationId);
+        } catch (e) {
+          if (!(e instanceof NoFeasibleHostError)) throw e;
+        }
+      }
+      // none of the running hosts fits: wake the most efficient empty host that does
+      while (host < 0 && next < order.length) {
+        const h = order[next++];
+        if (open[h]) continue;
+        try {
+          const r = core.engine.place({ workload, candidates: [{ hostId: this.ids[h] }] });
+          host = r.hostIndex;
+          reservations.push(r.reservationId);
+          open[h] = 1;
+          running.push({ hostId: this.ids[h] });
+        } catch (e) {
+          if (!(e instanceof NoFeasibleHostError)) throw e;
+        }
+      }
+      out[i] = host;
+    }
+    // the next report carries the allocations: the reservations are done
+    for (const id of reservations) core.engine.release(id);
+    return out;
+  }
+
+  optimize(view: SimView): number[] {
+    this.init(view);
+    const w = this.w as NonNullable<typeof this.w>;
+    const n = view.wl.n;
+    for (let v = 0; v < n; v++) {
+      if (!view.alive[v] || view.host[v] < 0) {
+        w.host[v] = -1;
+        continue;
+      }
+      this.observe(view, v);
+      w.host[v] = view.host[v];
+      w.mean[v] = this.mean(view, v);
+      w.variance[v] = this.fc.variance(v);
+      w.mem[v] = view.memOf(v);
+    }
+    const wl: RebalanceWorkloads = { n, host: w.host, mean: w.mean, variance: w.variance, mem: w.mem, cost: w.cost };
+    return this.rb.plan(this.hosts as RebalanceHosts, wl).migrations;
+  }
+}
