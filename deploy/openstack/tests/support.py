@@ -173,6 +173,9 @@ class Wattplace(object):
             self.log.append(line.decode(errors="replace"))
 
     def stop(self):
+        # the plugin's shared channels keep connections open, which would hold
+        # wattplace's graceful shutdown for its whole grace period
+        client.close_channels()
         if getattr(self, "channel", None) is not None:
             self.channel.close()
             self.channel = None
