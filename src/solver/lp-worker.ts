@@ -9,6 +9,7 @@ import type { LpModel } from './milp';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const solver = require(workerData.solverPath);
+parentPort.postMessage({ ready: true });
 parentPort.on('message', (m) => {
   const t0 = Date.now();
   let result, error;
@@ -42,6 +43,8 @@ let solverPath: string | undefined;
  */
 export class LpWorker {
   private worker: Worker | undefined;
+  /** Resolves when the current thread has loaded the solver. */
+  private ready: Promise<void> | undefined;
   private seq = 0;
   private pending: { id: number; worker: Worker; resolve: (o: LpOutcome) => void; timer: NodeJS.Timeout; t0: number } | undefined;
   /** Workers started (first start and restarts after a kill), for tests and metrics. */
@@ -51,7 +54,13 @@ export class LpWorker {
     solverPath ??= require.resolve('javascript-lp-solver');
     const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { solverPath } });
     this.spawned++;
-    w.on('message', (m: { id: number; result?: Record<string, number | boolean>; error?: string; elapsedMs: number }) => {
+    let markReady!: () => void;
+    this.ready = new Promise<void>((r) => (markReady = r));
+    w.on('message', (m: { ready?: true; id: number; result?: Record<string, number | boolean>; error?: string; elapsedMs: number }) => {
+      if (m.ready) {
+        markReady();
+        return;
+      }
       const p = this.pending;
       if (!p || p.id !== m.id || p.worker !== w) return;
       clearTimeout(p.timer);
@@ -78,23 +87,47 @@ export class LpWorker {
     this.worker ??= this.spawn();
   }
 
-  /** Solves `model`, giving up (and killing the thread) after `hardMs`. */
-  solve(model: LpModel, hardMs: number): Promise<LpOutcome> {
-    if (this.pending) return Promise.reject(new Error('LpWorker: one solve at a time'));
-    const w = (this.worker ??= this.spawn());
-    const id = ++this.seq;
+  /**
+   * Solves `model`, giving up (and killing the thread) after `hardMs`. A thread
+   * still starting up is waited for within the same deadline, and not killed
+   * for being slow to start (it is kept for the next solve).
+   */
+  async solve(model: LpModel, hardMs: number): Promise<LpOutcome> {
+    if (this.pending) throw new Error('LpWorker: one solve at a time');
     const t0 = Date.now();
+    let w = (this.worker ??= this.spawn());
+    const ready = this.ready as Promise<void>;
+    let started: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      ready.then(() => true),
+      new Promise<boolean>((r) => {
+        started = setTimeout(() => r(false), Math.max(1, hardMs));
+      }),
+    ]);
+    clearTimeout(started);
+    if (!inTime) return { status: 'timeout', elapsedMs: Date.now() - t0 };
+    if (this.worker !== w || this.pending) {
+      if (!this.worker) return { status: 'error', error: 'worker exited while starting', elapsedMs: Date.now() - t0 };
+      w = this.worker;
+    }
+    const id = ++this.seq;
     return new Promise<LpOutcome>((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.pending?.id !== id) return;
-        this.pending = undefined;
-        this.worker = undefined;
-        void w.terminate();
-        resolve({ status: 'timeout', elapsedMs: Date.now() - t0 });
-      }, Math.max(1, hardMs));
-      this.pending = { id, worker: w, resolve, timer, t0 };
       w.ref();
+      // posting copies the model (structured clone): the deadline counts that time too
       w.postMessage({ id, model });
+      const timer = setTimeout(
+        () => {
+          if (this.pending?.id !== id) return;
+          this.pending = undefined;
+          this.worker = undefined;
+          void w.terminate();
+          // start the next thread now, so that its start-up overlaps what the caller does next
+          this.warm();
+          resolve({ status: 'timeout', elapsedMs: Date.now() - t0 });
+        },
+        Math.max(1, hardMs - (Date.now() - t0)),
+      );
+      this.pending = { id, worker: w, resolve, timer, t0 };
     });
   }
 

@@ -185,8 +185,10 @@ export async function optimize(p: Problem, opts: OptimizeOptions): Promise<Optim
       }
       // 3a. whole problem
       const closed = () => bestObj - bound <= 1e-6 * Math.abs(bound);
-      const whole = buildMilp(pp, { hosts: range(pp.nh), workloads: placed, budget: p.maxMigrations, cutoff: Number.isFinite(bestObj) ? bestObj : undefined });
-      if (opts.milpOnly || (!closed() && whole.binaries <= (opts.wholeLimit ?? 160))) {
+      let pairsAllowed = 0;
+      for (const w of placed) for (let h = 0; h < pp.nh; h++) pairsAllowed += pp.allowed[w * pp.nh + h];
+      if (opts.milpOnly || (!closed() && pairsAllowed <= (opts.wholeLimit ?? 160))) {
+        const whole = buildMilp(pp, { hosts: range(pp.nh), workloads: placed, budget: p.maxMigrations, cutoff: Number.isFinite(bestObj) ? bestObj : undefined });
         const r = await run(whole.model, left());
         if (r) {
           const pairs = whole.decode(r.out.result ?? {});
