@@ -1,3 +1,4 @@
+import type { PowerModel } from '../power';
 import type { ClusterSnapshot } from '../telemetry/snapshot';
 import { capacityFilter } from './filters/capacity';
 import { ceilingFilter } from './filters/ceiling';
@@ -63,6 +64,33 @@ export interface RunResult {
 const EPS = 1e-9;
 
 /**
+ * The runner's one cursor. Labels are read through a getter from the
+ * snapshot's spec, so the pass only touches a host's spec object when a
+ * plugin asks for its labels (a selector is present): everything else lives
+ * in flat arrays.
+ */
+class Cursor implements HostCursor {
+  index = 0;
+  capCpu = 0;
+  capMem = 0;
+  allocCpu = 0;
+  allocMem = 0;
+  resCpu = 0;
+  resMem = 0;
+  cpuRatio = 1;
+  memRatio = 1;
+  measCpu = NaN;
+  lastMs = NaN;
+  state = 0;
+  model: PowerModel = undefined as never;
+  carbon = NaN;
+  specs: ClusterSnapshot['specs'] = [];
+  get labels(): Readonly<Record<string, string>> {
+    return this.specs[this.index].labels;
+  }
+}
+
+/**
  * Runs filters and scores over hosts. One pass, no allocation per host: a
  * single cursor is refilled per host; per-host numbers go to flat scratch
  * arrays. Rejection reasons are only formatted after the pass, for the hosts
@@ -78,14 +106,9 @@ export class PlacementRunner {
   private rejCode = new Int32Array(0);
   /** Candidate position of each rejection, so explaining it needs no search. */
   private rejPos = new Int32Array(0);
-  private readonly cursor: HostCursor;
+  private readonly cursor = new Cursor();
 
-  constructor(readonly filters: readonly FilterPlugin[] = DEFAULT_FILTERS) {
-    this.cursor = {
-      index: 0, capCpu: 0, capMem: 0, allocCpu: 0, allocMem: 0, resCpu: 0, resMem: 0, cpuRatio: 1, memRatio: 1,
-      measCpu: NaN, lastMs: NaN, state: 0, model: undefined as never, labels: {}, carbon: NaN,
-    };
-  }
+  constructor(readonly filters: readonly FilterPlugin[] = DEFAULT_FILTERS) {}
 
   private ensure(n: number): void {
     if (this.order.length >= n + 1) return;
@@ -101,7 +124,7 @@ export class PlacementRunner {
   }
 
   /** Fills the cursor for host `h` at candidate position `k`. */
-  private fill(inp: RunInput, h: number, k: number): HostCursor {
+  private fill(inp: RunInput, h: number, k: number): Cursor {
     const s = inp.snapshot;
     const c = this.cursor;
     const cfg = inp.demand.config;
@@ -120,7 +143,7 @@ export class PlacementRunner {
     c.lastMs = s.lastSampleMs[h];
     c.state = s.state[h];
     c.model = s.models[h];
-    c.labels = s.specs[h].labels;
+    c.specs = s.specs;
     c.carbon = s.siteCarbon[s.siteIndex[h]];
     return c;
   }
@@ -131,6 +154,7 @@ export class PlacementRunner {
     const d = inp.demand;
     const filters = this.filters;
     const nf = filters.length;
+    const [f0, f1, f2, f3, f4, f5] = filters;
     const { order, marginal, score, fit, rejIdx, rejPlugin, rejCode } = this;
     const topK = inp.topK;
     let count = 0;
@@ -143,17 +167,30 @@ export class PlacementRunner {
       const c = this.fill(inp, h, k);
       let failed = -1;
       let code = 0;
-      for (let f = 0; f < nf; f++) {
-        try {
-          code = filters[f].filter(d, c);
-        } catch (e) {
-          pluginErrors.push({ plugin: filters[f].name, hostIndex: h, error: e instanceof Error ? e.message : String(e) });
-          code = -1;
+      // The first filters each get a call site of their own (monomorphic, so
+      // the compiler inlines them); same order and semantics as the plain
+      // loop that handles any further filters: the first non-zero code wins.
+      let f = 0;
+      try {
+        if (nf > 0 && (code = f0.filter(d, c)) !== 0) failed = 0;
+        else if (nf > 1 && ((f = 1), (code = f1.filter(d, c)) !== 0)) failed = 1;
+        else if (nf > 2 && ((f = 2), (code = f2.filter(d, c)) !== 0)) failed = 2;
+        else if (nf > 3 && ((f = 3), (code = f3.filter(d, c)) !== 0)) failed = 3;
+        else if (nf > 4 && ((f = 4), (code = f4.filter(d, c)) !== 0)) failed = 4;
+        else if (nf > 5 && ((f = 5), (code = f5.filter(d, c)) !== 0)) failed = 5;
+        else {
+          for (f = 6; f < nf; f++) {
+            code = filters[f].filter(d, c);
+            if (code !== 0) {
+              failed = f;
+              break;
+            }
+          }
         }
-        if (code !== 0) {
-          failed = f;
-          break;
-        }
+      } catch (e) {
+        pluginErrors.push({ plugin: filters[f].name, hostIndex: h, error: e instanceof Error ? e.message : String(e) });
+        code = -1;
+        failed = f;
       }
       if (failed >= 0) {
         rejIdx[nrej] = h;

@@ -1,6 +1,9 @@
 import { PowerState } from '../../../domain';
 import type { HostCursor, PreparedDemand } from '../../types';
 
+// A module constant: `PowerState.STANDBY` through the domain barrel is a getter call per host.
+const STANDBY: number = PowerState.STANDBY;
+
 /**
  * The host's CPU utilization before placement, as power sees it: measured
  * utilization drives power; a host that never reported is taken at the
@@ -25,7 +28,7 @@ export function baselineUtil(h: HostCursor): number {
  */
 export function marginalWatts(d: PreparedDemand, h: HostCursor): number {
   const du = h.capCpu > 0 ? d.cpu / h.capCpu : 0;
-  if (h.state === PowerState.STANDBY && h.resCpu === 0 && h.resMem === 0 && h.allocCpu === 0 && h.allocMem === 0) {
+  if (h.state === STANDBY && h.resCpu === 0 && h.resMem === 0 && h.allocCpu === 0 && h.allocMem === 0) {
     return h.model.watts(du) - h.model.standbyWatts;
   }
   const u = baselineUtil(h);
