@@ -11,12 +11,11 @@ import {
   candidatesFromPb,
   carbonFromPb,
   hostFromPb,
-  hostScoreToPb,
-  rejectionToPb,
   sampleFromPb,
   workloadFromPb,
 } from './convert';
 import { classify, UnimplementedError } from './errors';
+import { PlacementServiceWire } from './wire';
 import { getPowerModel } from './learned';
 import type { Metrics } from './metrics';
 
@@ -153,7 +152,8 @@ export function placementService(deps: GrpcDeps, extra: ExtraPlacementHandlers =
     evaluate: unary('Evaluate', deps, (req: pb.EvaluateRequest) => {
       const r = engine.evaluate({ workload: workloadFromPb(req.workload, 'workload'), candidates: candidatesFromPb(req.candidates), allowStale: req.allowStale });
       metrics.countPluginErrors(r.pluginErrors);
-      return { feasible: r.feasible.map(hostScoreToPb), rejected: r.rejected.map(rejectionToPb) };
+      // Domain HostScore / Rejection objects are already shaped as the wire messages: no copies.
+      return { feasible: r.feasible, rejected: r.rejected };
     }),
     place: unary('Place', deps, (req: pb.PlaceRequest) => {
       const r = engine.place({ workload: workloadFromPb(req.workload, 'workload'), candidates: candidatesFromPb(req.candidates), allowStale: req.allowStale });
@@ -165,8 +165,8 @@ export function placementService(deps: GrpcDeps, extra: ExtraPlacementHandlers =
         marginalWatts: r.marginalWatts,
         score: r.score,
         reservationId: r.reservationId,
-        alternatives: r.alternatives.map(hostScoreToPb),
-        rejected: r.rejected.map(rejectionToPb),
+        alternatives: r.alternatives,
+        rejected: r.rejected,
       };
     }),
     release: unary('Release', deps, (req: pb.ReleaseRequest) => engine.release(req.reservationId)),
@@ -203,7 +203,8 @@ export function buildGrpcServer(deps: GrpcDeps, opts: GrpcServerOptions): { serv
     interceptors: opts.interceptors ?? [],
   });
   server.addService(pb.TelemetryServiceService, telemetryService(deps) as unknown as grpc.UntypedServiceImplementation);
-  server.addService(pb.PlacementServiceService, placementService(deps, opts.extra) as unknown as grpc.UntypedServiceImplementation);
+  // Generated definition, with fast encoders for the Place / Evaluate answers (wire.ts).
+  server.addService(PlacementServiceWire, placementService(deps, opts.extra) as unknown as grpc.UntypedServiceImplementation);
   const health = new HealthImplementation({
     '': 'SERVING',
     'wattplace.v1.TelemetryService': 'SERVING',
