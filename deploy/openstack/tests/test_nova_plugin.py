@@ -247,6 +247,26 @@ class SchedulerPathTest(PluginTestCase):
         self.assertEqual(self.rpcs() - before, 2)
         self.assertFalse(WattplaceFilter.run_filter_once_per_request)
 
+    def test_without_sharing_filter_and_weigher_call_separately(self):
+        self.override("cache_ttl", 0.0)
+        before = self.rpcs()
+        self.assertEqual(names(self.sm._get_sorted_hosts(spec(), hosts(), 0))[0], EXPECT["ranked"][0])
+        self.assertEqual(self.rpcs() - before, 2)
+
+    def test_answer_cache_is_bounded_and_expires(self):
+        c = evaluation.AnswerCache()
+        view = [("h", 0, 0, 0.0, 0.0)]
+        ans = evaluation.Answer(True, {"h": -1.0})
+        for i in range(5):
+            c.put(("k", i), view, ans, now=100.0, ttl=5.0, size=3)
+        self.assertEqual(len(c), 3)  # bounded: the 2 least recent dropped
+        self.assertIsNone(c.get(("k", 0), view, now=101.0))
+        self.assertIs(c.get(("k", 4), view, now=101.0), ans)
+        # a different view of the same host (Nova consumed resources) misses
+        self.assertIsNone(c.get(("k", 4), [("h", 2000, 0, 0.0, 0.0)], now=101.0))
+        c.put(("k", 9), view, ans, now=106.0, ttl=5.0, size=3)  # the others expired at 105
+        self.assertEqual(len(c), 1)
+
     def test_concurrent_requests_do_not_mix(self):
         # 8 threads, alternating an unconstrained flavor (best node-b) and a
         # zone=a flavor (only node-a, plus unknown node-e): shared instances,
@@ -310,11 +330,12 @@ class FailureTest(PluginTestCase):
         hs = hosts()
         # warm the channel while it answers
         self.assertEqual(names(self.sm._get_sorted_hosts(spec(), hs, 0))[0], "node-b")
+        s, hs2 = spec(), hosts()
         os.kill(slow.proc.pid, signal.SIGSTOP)
         try:
             t0 = time.monotonic()
             with self.assertLogs("wattplace_nova.evaluation", level="WARNING") as logs:
-                got = self.sm._get_sorted_hosts(spec(), hosts(), 0)
+                got = self.sm._get_sorted_hosts(s, hs2, 0)
             took = time.monotonic() - t0
         finally:
             os.kill(slow.proc.pid, signal.SIGCONT)

@@ -94,9 +94,11 @@ opts = [
     ),
     cfg.IntOpt(
         "cache_size",
-        default=256,
+        default=64,
         min=1,
-        help="Most answers kept (least recently used dropped first).",
+        help="Most answers kept (least recently used dropped first; expired "
+        "ones are dropped as new ones arrive). An answer holds one entry per "
+        "candidate host, about 200 bytes each.",
     ),
     cfg.StrOpt(
         "selector_prefix",

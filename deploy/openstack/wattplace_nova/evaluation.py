@@ -180,11 +180,24 @@ class AnswerCache(object):
     def put(self, key, views, answer, now, ttl, size):
         if ttl <= 0:
             return
+        seen = {v[0]: v for v in views}
         with self._lock:
-            self._entries[key] = (now + ttl, {v[0]: v for v in views}, answer)
+            self._entries[key] = (now + ttl, seen, answer)
             self._entries.move_to_end(key)
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
+            entries = self._entries
+            # drop the least recently used beyond the bound, and expired ones
+            # from the old end (an entry holds one view per host: keep few)
+            while len(entries) > size:
+                entries.popitem(last=False)
+            while entries:
+                oldest = next(iter(entries.values()))
+                if oldest[0] >= now:
+                    break
+                entries.popitem(last=False)
+
+    def __len__(self):
+        with self._lock:
+            return len(self._entries)
 
     def clear(self):
         with self._lock:
