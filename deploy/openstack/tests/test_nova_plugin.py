@@ -108,6 +108,13 @@ class ConfigurationTest(PluginTestCase):
         self.assertEqual(w.host_id_mapping, "hypervisor_hostname")
         self.assertEqual(w.weight_multiplier, 1.0)
         self.assertGreater(w.cache_ttl, 0)
+        from wattplace_nova import conf as wconf
+
+        [(group, opts)] = wconf.list_opts()  # oslo-config-generator's shape
+        self.assertEqual(group.name, "wattplace")
+        for name in ["endpoint", "ca_file", "cert_file", "key_file", "deadline", "fail_open", "weight_multiplier",
+                     "host_id_mapping", "unknown_hosts"]:
+            self.assertIn(name, [o.name for o in opts])
 
     def test_candidate_carries_novas_allocation_view(self):
         # node-a: 8 vCPUs used -> 8 x 1000 = 8000 millicores; 26214 MiB used

@@ -117,5 +117,5 @@ def register_opts(conf):
 
 
 def list_opts():
-    """For oslo-config-generator."""
-    return {wattplace_group: opts}
+    """For oslo-config-generator (entry point oslo.config.opts: wattplace_nova)."""
+    return [(wattplace_group, opts)]
