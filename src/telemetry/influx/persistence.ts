@@ -1,10 +1,10 @@
-import type { InfluxDB, IPoint } from 'influx';
+import type { InfluxDB } from 'influx';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { epochMs, gramsPerKwh, watts, cpuMillis, memBytes, type HostSample, type HostSpec, type SiteCarbon } from '../../domain';
 import { createPowerModel } from '../../power';
 import type { TelemetryListener, TelemetryStore } from '../store';
-import { ensureDatabase, ident, influxClient, literal, parseInfluxUrl, type InfluxTarget } from './connection';
+import { ensureDatabase, ident, influxClient, LineWriter, literal, parseInfluxUrl, stringField, tagValue, type InfluxTarget, type WriteFailure } from './connection';
 import { Kind, WriteQueue, type Payload } from './queue';
 
 /** Measurement names wattplace writes (tag `host` or `site`). */
@@ -73,6 +73,7 @@ const sampleBytes = (s: HostSample): number => 110 + s.hostId.length + (s.alloca
 export class InfluxPersistence implements TelemetryListener {
   readonly target: InfluxTarget;
   readonly client: InfluxDB;
+  private readonly writer: LineWriter;
   readonly queue: WriteQueue;
   private state: InfluxState = 'restoring';
   private restoredFlag = false;
@@ -101,6 +102,7 @@ export class InfluxPersistence implements TelemetryListener {
   ) {
     this.target = parseInfluxUrl(config.url, 'influxUrl');
     this.client = influxClient(this.target, config.timeoutMs);
+    this.writer = new LineWriter(this.target, config.timeoutMs);
     this.queue = new WriteQueue({ maxPoints: config.maxPoints, maxBytes: config.maxBytes });
     if (registry) {
       const self = this;
@@ -206,22 +208,25 @@ export class InfluxPersistence implements TelemetryListener {
     this.timer.unref();
   }
 
-  private toPoint(kind: Kind, v: Payload): IPoint {
+  /**
+   * One point in line protocol, precision ms:
+   *   wattplace_samples,host=<id> cpu_util=<u>,mem_util=<m>,watts=<w>[,alloc_cpu_millis=<c>,alloc_mem_bytes=<b>] <ms>
+   *   wattplace_hosts,host=<id> spec="<HostSpec JSON>" <ms>
+   *   wattplace_carbon,site=<site> g_co2_per_kwh=<g> <ms>
+   * Numbers are floats (no `i` suffix), so every field keeps one type.
+   */
+  private toLine(kind: Kind, v: Payload): string {
     if (kind === Kind.Sample) {
       const s = v as HostSample;
-      const fields: Record<string, number> = { watts: s.watts, cpu_util: s.cpuUtil, mem_util: s.memUtil };
-      if (s.allocated) {
-        fields.alloc_cpu_millis = s.allocated.cpuMillis;
-        fields.alloc_mem_bytes = s.allocated.memBytes;
-      }
-      return { measurement: MEASUREMENT.samples, tags: { host: s.hostId }, fields, timestamp: s.time };
+      const a = s.allocated ? `,alloc_cpu_millis=${s.allocated.cpuMillis},alloc_mem_bytes=${s.allocated.memBytes}` : '';
+      return `${MEASUREMENT.samples},host=${tagValue(s.hostId)} cpu_util=${s.cpuUtil},mem_util=${s.memUtil},watts=${s.watts}${a} ${s.time}`;
     }
     if (kind === Kind.Host) {
       const h = v as { spec: HostSpec; json: string; time: number };
-      return { measurement: MEASUREMENT.hosts, tags: { host: h.spec.id }, fields: { spec: h.json }, timestamp: h.time };
+      return `${MEASUREMENT.hosts},host=${tagValue(h.spec.id)} spec=${stringField(h.json)} ${h.time}`;
     }
     const c = v as SiteCarbon;
-    return { measurement: MEASUREMENT.carbon, tags: { site: c.site }, fields: { g_co2_per_kwh: c.gramsCo2PerKwh }, timestamp: c.time };
+    return `${MEASUREMENT.carbon},site=${tagValue(c.site)} g_co2_per_kwh=${c.gramsCo2PerKwh} ${c.time}`;
   }
 
   private fail(e: unknown, what: string): void {
@@ -243,14 +248,16 @@ export class InfluxPersistence implements TelemetryListener {
     this.writing = true;
     try {
       while (this.queue.points > 0) {
-        const points: IPoint[] = [];
-        const n = this.queue.take(this.config.batchSize, (k, v) => points.push(this.toPoint(k, v)));
+        let body = '';
+        const n = this.queue.take(this.config.batchSize, (k, v) => {
+          body += body.length ? `\n${this.toLine(k, v)}` : this.toLine(k, v);
+        });
         try {
-          await this.client.writePoints(points, { precision: 'ms' });
+          await this.writer.write(body);
         } catch (e) {
-          const status = (e as { res?: { statusCode?: number } }).res?.statusCode;
-          const body = (e as Error).message ?? '';
-          if (status === 404 && /database not found/i.test(body)) {
+          const status = (e as WriteFailure).status;
+          const text = (e as WriteFailure).body ?? '';
+          if (status === 404 && /database not found/i.test(text)) {
             // Created on start; dropped or wiped since (e.g. a fresh InfluxDB): create it again and retry.
             try {
               await ensureDatabase(this.client, this.target.database);
@@ -260,13 +267,13 @@ export class InfluxPersistence implements TelemetryListener {
               this.fail(e2, 'create database');
             }
           } else if (status === 400 || status === 413) {
-            const m = /dropped=(\d+)/.exec(body);
+            const m = /dropped=(\d+)/.exec(text);
             const refused = m ? Number(m[1]) : n;
             this.rejected += refused;
             this.written += n - refused;
             this.metrics?.rejected.inc(refused);
             this.metrics?.written.inc(n - refused);
-            this.log.error({ err: body, points: n, refused }, 'InfluxDB refused points as malformed; they are not retried');
+            this.log.error({ err: text.slice(0, 500), points: n, refused }, 'InfluxDB refused points as malformed; they are not retried');
             this.queue.commit();
             continue;
           } else {
@@ -465,6 +472,7 @@ export class InfluxPersistence implements TelemetryListener {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.writer.close();
     const s = this.status();
     if (!ok) this.log.error({ unwritten: s.queuedPoints }, 'stopping with points not yet written to InfluxDB');
     return s;
