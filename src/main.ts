@@ -4,6 +4,7 @@ import pino from 'pino';
 import { z } from 'zod';
 import { ConfigError, ConfigSchema, flagName, loadConfig, envName } from './config';
 import { startServer } from './server';
+import { registerSimulate } from './sim/cli';
 import { LOG_REDACT } from './api/auth';
 
 const program = new Command();
@@ -56,6 +57,8 @@ serve.action(async (opts: Record<string, string>) => {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 });
+
+registerSimulate(program);
 
 program.parseAsync(process.argv).catch((e) => {
   process.stderr.write(`wattplace: ${(e as Error).message}\n`);
