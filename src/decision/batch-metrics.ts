@@ -1,10 +1,12 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
-import type { SolverObserver } from '../solver/optimize';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BatchObserver } from './batch';
 
 /**
  * Optimizer metrics on the service's registry:
  *   wattplace_solver_duration_seconds{rpc,method}   time per optimization, by the method that produced the answer
- *   wattplace_solver_gap{rpc}                       (objective − bound) / bound of each answer
+ *   wattplace_solver_gap_ratio{rpc}                 (objective − bound) / bound of each answer (histogram)
+ *   wattplace_solver_gap{rpc}, wattplace_consolidation_watts_saved   the dashboard's gauges in
+ *                                                   src/api/metrics.ts, set here when registered
  *   wattplace_solver_answers_total{rpc,method}      answers by method (heuristic, milp, lns, current)
  *   wattplace_solver_fallbacks_total{rpc,reason,backend}  exact answers not used (verify, timeout, error)
  *   wattplace_solver_verification_failures_total{rpc,method}  answers the independent verifier rejected
@@ -16,7 +18,7 @@ export class SolverMetrics {
   readonly fallbacks: Counter<'rpc' | 'reason' | 'backend'>;
   readonly verificationFailures: Counter<'rpc' | 'method'>;
 
-  constructor(registry: Registry) {
+  constructor(private readonly registry: Registry) {
     const registers = [registry];
     this.seconds = new Histogram({
       name: 'wattplace_solver_duration_seconds',
@@ -26,7 +28,7 @@ export class SolverMetrics {
       registers,
     });
     this.gap = new Histogram({
-      name: 'wattplace_solver_gap',
+      name: 'wattplace_solver_gap_ratio',
       help: 'Relative gap (objective − lower bound) / lower bound of each optimizer answer.',
       labelNames: ['rpc'] as const,
       buckets: [0, 0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1],
@@ -47,13 +49,22 @@ export class SolverMetrics {
     });
   }
 
-  observer(rpc: string): SolverObserver {
+  private gauge(name: string): Gauge | undefined {
+    const m = this.registry.getSingleMetric(name);
+    return m instanceof Gauge ? m : undefined;
+  }
+
+  observer(rpc: string): BatchObserver {
     return {
       solved: (s) => {
         this.seconds.observe({ rpc, method: s.method }, s.elapsedMs / 1000);
-        if (Number.isFinite(s.gap)) this.gap.observe({ rpc }, s.gap);
+        if (Number.isFinite(s.gap)) {
+          this.gap.observe({ rpc }, s.gap);
+          this.gauge('wattplace_solver_gap')?.set({ rpc }, s.gap);
+        }
         this.answers.inc({ rpc, method: s.method });
       },
+      consolidated: (before, after) => this.gauge('wattplace_consolidation_watts_saved')?.set(before - after),
       fallback: (reason, backend) => this.fallbacks.inc({ rpc, reason, backend }),
       verificationFailed: (method) => this.verificationFailures.inc({ rpc, method }),
     };

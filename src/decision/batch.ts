@@ -24,7 +24,12 @@ export interface BatchDeps {
   readonly limits?: Partial<BatchLimits>;
   /** Exact backend factory (default javascript-lp-solver in a worker); null = heuristic only. */
   readonly backend?: (() => ExactBackend) | null;
-  readonly observer?: (rpc: string) => SolverObserver;
+  readonly observer?: (rpc: string) => BatchObserver;
+}
+
+/** Optimizer events plus the outcome of a consolidation plan (for metrics). */
+export interface BatchObserver extends SolverObserver {
+  consolidated?(wattsBefore: number, wattsAfter: number): void;
 }
 
 export interface BatchAssignment {

@@ -182,7 +182,8 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     const x = hosts[i];
     if (finalEval.count[i] === 0 && x.canStandby) {
       wattsAfter += x.model.standbyWatts;
-      if (snap.state[scope[i]] === PowerState.ON) standbyHostIds.push(x.id);
+      // ON now, or running something now (a STANDBY host woken by a reservation): it can go back to STANDBY
+      if (snap.state[scope[i]] === PowerState.ON || curEval.count[i] > 0) standbyHostIds.push(x.id);
     } else if (finalEval.count[i] === 0 && snap.state[scope[i]] === PowerState.STANDBY) {
       wattsAfter += x.model.standbyWatts;
     } else {
@@ -204,5 +205,6 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
   } else {
     stats = { objective: finalEval.objective, bound: finalEval.objective, gap: 0, method: 'none', elapsedMs: 0, proven: true, solves: 0, accepted: 0 };
   }
+  deps.observer?.('PlanConsolidation').consolidated?.(wattsBefore, wattsAfter);
   return { migrations, standbyHostIds, wattsBefore, wattsAfter, stats, dropped: plan.dropped.length };
 }
