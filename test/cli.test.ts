@@ -79,7 +79,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(httpAddr: string, run: { done: Promise<Run> }): Promise<void> {
+async function waitReady(httpAddr: string, run: { done: Promise<Run>; out: () => string }): Promise<void> {
   let exited = false;
   void run.done.then(() => (exited = true));
   for (let i = 0; i < 300 && !exited; i++) {
@@ -91,7 +91,7 @@ async function waitReady(httpAddr: string, run: { done: Promise<Run> }): Promise
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`server did not become ready${exited ? ' (it exited)' : ''}`);
+  throw new Error(`server did not become ready${exited ? ' (it exited)' : ''}:\n${run.out()}`);
 }
 
 describe('wattplace serve: invalid configuration stops start-up', () => {
@@ -120,24 +120,28 @@ describe('wattplace serve: SIGTERM', () => {
     const [gp, hp] = [await freePort(), await freePort()];
     const grpcAddr = `127.0.0.1:${gp}`;
     const httpAddr = `127.0.0.1:${hp}`;
-    const run = cli(['serve', '--grpc', grpcAddr, '--http', httpAddr, '--log-level', 'info']);
+    // a long grace period: an idle client that stays connected must not hold the exit for it
+    const run = cli(['serve', '--grpc', grpcAddr, '--http', httpAddr, '--log-level', 'info', '--shutdown-grace-ms', '45000']);
     await waitReady(httpAddr, run);
 
     const creds = grpc.credentials.createInsecure();
     const tel = new pb.TelemetryServiceClient(grpcAddr, creds);
     const pla = new pb.PlacementServiceClient(grpcAddr, creds);
+    let r: Run;
     try {
       const reg = await call(tel, tel.registerHosts, pb.RegisterHostsRequest.fromPartial({ hosts: [pbHost('cli-a', { cpu: 8000, memGiB: 32 })] }));
       expect(reg.registered).toBe(1);
       const placed = await call(pla, pla.place, pb.PlaceRequest.fromPartial({ workload: workload('cli-w', 1000) }));
       expect(placed.hostId).toBe('cli-a');
+
+      const t0 = Date.now();
+      expect(run.child.kill('SIGTERM')).toBe(true);
+      r = await run.done; // clients still connected (idle)
+      expect(Date.now() - t0).toBeLessThan(30_000);
     } finally {
       tel.close();
       pla.close();
     }
-
-    expect(run.child.kill('SIGTERM')).toBe(true);
-    const r = await run.done;
     expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
     expect(r.stdout).toContain('"msg":"shutting down"');
     expect(r.stdout).toContain('"signal":"SIGTERM"');
