@@ -12,8 +12,9 @@ import { startTestServer, type TestServer } from '../helpers/grpc';
 
 let t: TestServer;
 const MAX_BATCH = 10; // a small batch limit so the limit test stays small
+const MAX_CANDIDATES = 5;
 beforeAll(async () => {
-  t = await startTestServer({ maxBatch: MAX_BATCH });
+  t = await startTestServer({ maxBatch: MAX_BATCH, maxCandidates: MAX_CANDIDATES });
   await t.rpc.registerHosts({ hosts: [pbHost('e-a', { cpu: 8000, memGiB: 32 }), pbHost('e-b', { cpu: 4000, memGiB: 16 })] });
 });
 afterAll(() => t.close());
@@ -69,6 +70,10 @@ describe('INVALID_ARGUMENT names the field', () => {
       'candidates[0].allocated.cpu_millis: must be ≥ 0, got -1'],
     ['more samples than the batch limit in one Report', () => t.rpc.report({ samples: Array.from({ length: MAX_BATCH + 1 }, (_, i) => sample('e-a', new Date(Date.now() - 60_000 + i), 0.1)) }),
       `samples: at most ${MAX_BATCH} samples per Report, got ${MAX_BATCH + 1}; split the batch`],
+    ['more site carbon entries than the batch limit', () => t.rpc.report({ sites: Array.from({ length: MAX_BATCH + 1 }, (_, i) => ({ site: `s${i}`, time: new Date(), gramsCo2PerKwh: 1 })) }),
+      `sites: at most ${MAX_BATCH} entries, got ${MAX_BATCH + 1}`],
+    ['more candidates than allowed', () => t.rpc.evaluate({ workload: workload('w', 1), candidates: Array.from({ length: MAX_CANDIDATES + 1 }, (_, i) => ({ hostId: `c${i}` })) }),
+      `candidates: at most ${MAX_CANDIDATES} candidates per request, got ${MAX_CANDIDATES + 1}`],
     ['Release without a reservation id', () => t.rpc.release({ reservationId: '' }), 'reservation_id: required'],
   ];
   it.each(cases)('%s', async (_name, fn, message) => {
@@ -88,6 +93,19 @@ describe('INVALID_ARGUMENT names the field', () => {
   it('exactly the batch limit is accepted', async () => {
     const r = await t.rpc.report({ samples: Array.from({ length: MAX_BATCH }, (_, i) => sample('e-b', new Date(Date.now() - 5_000 + i), 0.1)) });
     expect(r.accepted).toBe(MAX_BATCH);
+  });
+});
+
+describe('per-sample problems are not call errors: the sample is rejected with its field, the call succeeds', () => {
+  it.each([
+    ['no time', { time: undefined }, 'samples[0].time', 'required'],
+    ['negative allocated cpu', { allocated: { cpuMillis: -1n, memBytes: 0n } }, 'samples[0].allocated.cpu_millis', 'must be a whole number ≥ 0, got -1'],
+    ['allocated memory beyond 2^53', { allocated: { cpuMillis: 0n, memBytes: 1n << 60n } }, 'samples[0].allocated.mem_bytes', 'must be a whole number ≥ 0, got 1152921504606847000'],
+    ['no host id', { hostId: '' }, 'samples[0].host_id', 'required'],
+  ] as [string, Partial<pb.HostSample>, string, string][])('%s', async (_n, change, field, reason) => {
+    const r = await t.rpc.report({ samples: [{ ...sample('e-a', new Date(Date.now() - 1000), 0.1), ...change }] });
+    expect([r.accepted, r.rejected]).toEqual([0, 1]);
+    expect(r.errors).toEqual([{ index: 0, hostId: change.hostId ?? 'e-a', field, reason }]);
   });
 });
 
