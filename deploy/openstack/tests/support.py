@@ -232,10 +232,10 @@ class Wattplace(object):
             )
         return self.telemetry.RegisterHosts(pb.RegisterHostsRequest(hosts=msgs), timeout=30)
 
-    def report(self, samples):
-        """samples: (host id, watts, cpu_util, mem_util) taken now."""
+    def report(self, samples, age_s=0):
+        """samples: (host id, watts, cpu_util, mem_util) taken age_s seconds ago."""
         ts = timestamp_pb2.Timestamp()
-        ts.GetCurrentTime()
+        ts.FromMilliseconds(int((time.time() - age_s) * 1000))
         res = self.telemetry.Report(
             pb.ReportRequest(
                 samples=[pb.HostSample(host_id=i, time=ts, watts=w, cpu_util=c, mem_util=m) for i, w, c, m in samples]
@@ -244,6 +244,8 @@ class Wattplace(object):
         )
         if res.rejected:
             raise AssertionError("samples rejected: %s" % res.errors)
+        # decisions read a snapshot rebuilt at most every snapshotRefreshMs (50 ms)
+        time.sleep(0.15)
         return res
 
 

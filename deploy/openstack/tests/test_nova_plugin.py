@@ -163,6 +163,25 @@ class FilterTest(PluginTestCase):
         )
         self.assertEqual(sorted(names(got)), ["node-a", "node-e"])
 
+    def test_stale_telemetry_rejected_unless_allowed(self):
+        # node-s last reported 120 s ago; wattplace's staleAfterMs is 60 s
+        WP.register([{"id": "node-s", "cores": 16, "mem_gib": 64, "power": ["linear", 50, 150]}])
+        WP.report([("node-s", 80, 0.3, 0.3)], age_s=120)
+        hs = [support.host_state("node-s"), support.host_state("node-b", vcpus_used=5)]
+        # wattplace's snapshot takes the sample within snapshotRefreshMs (50 ms)
+        deadline = time.monotonic() + 5
+        while True:
+            reasons = {r.host_id: r.reason for r in self.direct_evaluate(hs, spec()).rejected}
+            if "node-s" in reasons or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertIn("stale telemetry", reasons.get("node-s", "(passed)"))
+        got = self.hm.filter_handler.get_filtered_objects([WattplaceFilter()], hs, spec())
+        self.assertEqual(names(got), ["node-b"])
+        self.override("allow_stale", True)
+        got = self.hm.filter_handler.get_filtered_objects([WattplaceFilter()], hs, spec())
+        self.assertEqual(sorted(names(got)), ["node-b", "node-s"])
+
     def test_rebuild_passes_without_call(self):
         before = self.rpcs()
         hs = hosts()

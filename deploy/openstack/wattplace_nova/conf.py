@@ -84,6 +84,13 @@ opts = [
         ],
         help="What the filter does with hosts that are not registered with wattplace.",
     ),
+    cfg.BoolOpt(
+        "allow_stale",
+        default=False,
+        help="Also consider hosts whose telemetry is older than wattplace's "
+        "staleAfterMs (priced from their last sample / allocation). False: "
+        "wattplace rejects them, so the filter removes them.",
+    ),
     cfg.FloatOpt(
         "cache_ttl",
         default=5.0,

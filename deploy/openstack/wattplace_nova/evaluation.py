@@ -119,9 +119,9 @@ def _instance_uuid(spec_obj):
     return spec_obj.instance_uuid if "instance_uuid" in spec_obj else None
 
 
-def build_request(spec_obj, views, workload):
+def build_request(spec_obj, views, workload, allow_stale=False):
     cpu, mem, selector = workload
-    req = pb.EvaluateRequest()
+    req = pb.EvaluateRequest(allow_stale=allow_stale)
     w = req.workload
     w.id = _instance_uuid(spec_obj) or "nova-request"
     w.demand.cpu_millis = cpu
@@ -276,12 +276,12 @@ def evaluate(spec_obj, host_states):
         _warn(answer)
         return answer, [None] * len(host_states)
     ids = [v[0] for v in views]
-    key = (id(spec_obj), _instance_uuid(spec_obj), workload)
+    key = (id(spec_obj), _instance_uuid(spec_obj), workload, c.allow_stale)
     answer = CACHE.get(key, views, now)
     if answer is not None:
         return answer, ids
     try:
-        res = _call(build_request(spec_obj, views, workload))
+        res = _call(build_request(spec_obj, views, workload, c.allow_stale))
         answer = answer_from(res)
     except grpc.RpcError as e:
         code = e.code() if hasattr(e, "code") else None
