@@ -22,7 +22,8 @@ export interface InfluxServiceOptions {
 export interface HistorySink {
   /** How many recent pairs per host it wants. */
   readonly historyLimit: number;
-  seed(hostId: string, util: Float64Array, watts: Float64Array): void;
+  /** Newest first. */
+  seed(hostId: string, util: Float64Array, watts: Float64Array, timesMs: Float64Array): void;
 }
 
 export interface InfluxDeps {
@@ -112,7 +113,7 @@ export class InfluxAttachment {
       if (h) {
         const s = this.deps.store.snapshot();
         // In the background: the service is already ready; models improve when the history arrives.
-        p.history(s.ids, h.historyLimit, (id, u, w) => h.seed(id, u, w)).catch((e) =>
+        p.history(s.ids, h.historyLimit, (id, u, w, t) => h.seed(id, u, w, t)).catch((e) =>
           this.deps.log.warn({ err: (e as Error).message }, 'could not read power history from InfluxDB for learned models'),
         );
       }

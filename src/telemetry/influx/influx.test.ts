@@ -260,6 +260,35 @@ describe('InfluxDB outage', () => {
   });
 });
 
+describe('learned power models from the InfluxDB history', () => {
+  it('a restarted server refits from the stored (util, watts) history, not only from new samples', async () => {
+    // The host is declared linear 100 → 200 W but draws P(u) = 90 + 60u (σ 1 W noise).
+    const a = await serve('history', { learnedModels: 'use', learnedWindow: 512 });
+    await a.server.influx!.whenRestored();
+    await a.rpc.registerHosts({ hosts: [pbHost('lh', { cpu: 10_000, memGiB: 64, power: pbLinear(100, 200) })] });
+    const t0 = Date.now() - 50_000;
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const samples = Array.from({ length: 400 }, (_, i) => {
+      const u = rand();
+      // Irwin–Hall: the sum of 12 uniforms − 6 is ≈ N(0, 1).
+      const noise = Array.from({ length: 12 }, rand).reduce((x, y) => x + y, 0) - 6;
+      return sample('lh', new Date(t0 + i * 10), u, { watts: 90 + 60 * u + noise });
+    });
+    await a.rpc.report({ samples });
+    expect(await a.server.influx!.persistence!.flush(10_000)).toBe(true);
+    await a.close();
+
+    const b = await serve('history', { learnedModels: 'use', learnedWindow: 512 });
+    await b.server.influx!.whenRestored();
+    await until('the history to reach the learned window', () => (b.server.core.learned.describe('lh')?.windowSamples ?? 0) === 400);
+    const d = b.server.core.learned.describe('lh', true)!;
+    expect(d.inUse).toBe(true);
+    // P(u) = 90 + 60u at u = 0, 0.1, … 1: 90, 96, … 150 W, each within 3 %.
+    d.fit!.table.forEach((w, i) => expect(Math.abs(w - (90 + 6 * i)) / (90 + 6 * i)).toBeLessThan(0.03));
+  });
+});
+
 describe('InfluxDB store configuration', () => {
   it.each([
     [{ store: 'influx' }, 'influxUrl: required'],

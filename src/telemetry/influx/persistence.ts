@@ -411,7 +411,7 @@ export class InfluxPersistence implements TelemetryListener {
    * Reads the most recent `limit` (cpu_util, watts) pairs of each given host
    * (newest first), e.g. to seed learned power models. Chunks of 100 hosts per query.
    */
-  async history(hostIds: readonly string[], limit: number, onHost: (hostId: string, util: Float64Array, watts: Float64Array) => void): Promise<number> {
+  async history(hostIds: readonly string[], limit: number, onHost: (hostId: string, util: Float64Array, watts: Float64Array, timesMs: Float64Array) => void): Promise<number> {
     let total = 0;
     for (let i = 0; i < hostIds.length; i += 100) {
       const chunk = hostIds.slice(i, i + 100);
@@ -420,16 +420,17 @@ export class InfluxPersistence implements TelemetryListener {
         `SELECT "cpu_util", "watts" FROM ${ident(MEASUREMENT.samples)} WHERE ${where} GROUP BY "host" ORDER BY time DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
         { precision: 'ms' },
       )) as unknown as Record<string, unknown>[];
-      const by = new Map<string, { u: number[]; w: number[] }>();
+      const by = new Map<string, { u: number[]; w: number[]; t: number[] }>();
       for (const r of rows) {
         const id = String(r.host);
         let e = by.get(id);
-        if (!e) by.set(id, (e = { u: [], w: [] }));
+        if (!e) by.set(id, (e = { u: [], w: [], t: [] }));
         e.u.push(Number(r.cpu_util));
         e.w.push(Number(r.watts));
+        e.t.push(timeMs(r.time));
       }
       for (const [id, e] of by) {
-        onHost(id, Float64Array.from(e.u), Float64Array.from(e.w));
+        onHost(id, Float64Array.from(e.u), Float64Array.from(e.w), Float64Array.from(e.t));
         total += e.u.length;
       }
     }

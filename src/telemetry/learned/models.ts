@@ -77,6 +77,8 @@ export class LearnedPowerModels implements TelemetryListener {
   private count = new Int32Array(16);
   private pos = new Int32Array(16);
   private fresh = new Int32Array(16);
+  /** Time of the oldest live sample in the window (NaN: none), so history never duplicates it. */
+  private firstMs = new Float64Array(16).fill(NaN);
   private hosts: (HostState | undefined)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private cursor = 0;
@@ -110,6 +112,9 @@ export class LearnedPowerModels implements TelemetryListener {
     this.count = grow(this.count);
     this.pos = grow(this.pos);
     this.fresh = grow(this.fresh);
+    const f = new Float64Array(n).fill(NaN);
+    f.set(this.firstMs);
+    this.firstMs = f;
   }
 
   hostsRegistered(specs: readonly HostSpec[]): void {
@@ -136,6 +141,7 @@ export class LearnedPowerModels implements TelemetryListener {
   sampleAccepted(sample: HostSample, h: number): void {
     const s = this.hosts[h];
     if (!s || s.state !== PowerState.ON) return;
+    if (this.count[h] === 0) this.firstMs[h] = sample.time;
     this.push(h, sample.cpuUtil, sample.watts);
   }
 
@@ -151,22 +157,31 @@ export class LearnedPowerModels implements TelemetryListener {
     this.fresh[h]++;
   }
 
-  /** History (e.g. from InfluxDB), newest first; only fills what live samples left free. */
-  seed(hostId: string, util: ArrayLike<number>, watts: ArrayLike<number>): void {
+  /**
+   * History (e.g. from InfluxDB), newest first, with each pair's time: pairs
+   * older than the oldest live sample in the window fill the room live samples
+   * left, so nothing is counted twice.
+   */
+  seed(hostId: string, util: ArrayLike<number>, watts: ArrayLike<number>, timesMs: ArrayLike<number>): void {
     const h = this.target.hostIndex(hostId);
     if (h < 0 || !this.hosts[h]) return;
     this.ensure(h);
     const room = this.config.window - this.count[h];
     if (room <= 0) return;
+    const first = this.firstMs[h];
+    let from = 0;
+    while (from < timesMs.length && timesMs[from] >= first) from++; // NaN (no live pairs) skips nothing
+    const k = Math.min(room, util.length - from);
+    if (k <= 0) return;
     // Keep the live pairs as the newest: rebuild the ring as [history (oldest first)…, live…].
     const live = this.pairs(h);
-    const k = Math.min(room, util.length);
     this.rings[h] = undefined;
     this.count[h] = 0;
     this.pos[h] = 0;
     this.fresh[h] = 0;
-    for (let i = k - 1; i >= 0; i--) this.push(h, util[i], watts[i]);
+    for (let i = from + k - 1; i >= from; i--) this.push(h, util[i], watts[i]);
     for (let i = 0; i < live.n; i++) this.push(h, live.u[i], live.w[i]);
+    this.firstMs[h] = timesMs[from + k - 1];
   }
 
   /** The pairs held for host h, oldest first. */
