@@ -248,6 +248,21 @@ class SchedulerPathTest(PluginTestCase):
         self.assertEqual(names(got)[0], EXPECT["ranked"][0])
         self.assertEqual(names(got), EXPECT["ranked"] + EXPECT["unknown"])
 
+    def test_with_novas_weighers_the_multiplier_decides(self):
+        # Nova's all_weighers next to wattplace's. Nova's RAM/CPU weighers
+        # spread onto the emptiest host: node-c (nothing used), while
+        # wattplace's best is node-b (12.5 W vs node-c 85 W). With wattplace's
+        # multiplier at 10 its 0..1 weight outweighs the others.
+        CONF.set_override("weight_classes", ["nova.scheduler.weights.all_weighers",
+                                             "wattplace_nova.weighers.WattplaceWeigher"], group="filter_scheduler")
+        self.addCleanup(CONF.clear_override, "weight_classes", group="filter_scheduler")
+        sm = support.scheduler()
+        self.assertIn(WattplaceWeigher, [type(w) for w in sm.host_manager.weighers])
+        self.override("weight_multiplier", 0.0)
+        self.assertEqual(names(sm._get_sorted_hosts(spec(), hosts(), 0))[0], "node-c")
+        self.override("weight_multiplier", 10.0)
+        self.assertEqual(names(sm._get_sorted_hosts(spec(), hosts(), 0))[0], "node-b")
+
     def test_each_request_makes_its_own_call(self):
         before = self.rpcs()
         for _ in range(3):
