@@ -398,8 +398,8 @@ export class Simulator {
       }
       let dem = 0;
       for (let v = 0; v < this.nV; v++) if (this.alive[v]) dem += this.req[v];
-      // fluid bound: trapezoid of total demand at the best watts per MIPS
-      this.boundJ += ((this.lastDemand + dem) / 2) * this.bestWpm * d;
+      // fluid bound: trapezoid of total demand at the best watts per MIPS (from the first update on)
+      if (this.lastT > 0.1) this.boundJ += ((this.lastDemand + dem) / 2) * this.bestWpm * d;
       this.lastDemand = dem;
     } else {
       let dem = 0;
@@ -634,6 +634,7 @@ export class Simulator {
     const d = this.dt;
     for (let v = 0; v < this.nV; v++) if (this.alive[v]) this.req[v] = util[v * S + kk] * mips[v];
     let dem = 0;
+    for (let v = 0; v < this.nV; v++) if (this.alive[v]) dem += this.req[v];
     for (let h = 0; h < this.nH; h++) {
       const l = this.lists[h];
       const pe = this.fleet.coreMips[h];
@@ -643,7 +644,6 @@ export class Simulator {
         const r = this.req[l[i]];
         sum += r > pe ? pe : r;
       }
-      dem += sum;
       this.prevUM[h] = this.UM[h];
       this.UM[h] = sum > total ? total : sum;
       if (k > 0) {
@@ -683,6 +683,9 @@ export class Simulator {
 
   /** After decisions: the configuration the next interval runs with. */
   private realSettle(): void {
+    let dem = 0;
+    for (let v = 0; v < this.nV; v++) if (this.alive[v]) dem += this.req[v];
+    this.lastDemand = dem;
     for (let h = 0; h < this.nH; h++) {
       const l = this.lists[h];
       const pe = this.fleet.coreMips[h];

@@ -32,7 +32,7 @@ export interface JobResult {
 
 export async function loadTraces(s: Scenario): Promise<TraceSet> {
   const t = s.trace;
-  const tr = 'planetlab' in t ? await readPlanetLab(t.planetlab, { limit: t.limit }) : await readCsv(t.csv, { steps: s.steps });
+  const tr = 'planetlab' in t ? await readPlanetLab(t.planetlab, { limit: t.limit, steps: t.samples }) : await readCsv(t.csv, { steps: s.steps });
   if (s.steps !== undefined && s.steps < tr.steps) {
     const n = tr.ids.length;
     const util = new Float64Array(n * s.steps);

@@ -62,7 +62,7 @@ const PolicySchema = z.union([
 ]);
 
 const TraceSchema = z.union([
-  z.object({ planetlab: z.string().min(1), limit: z.number().int().positive().optional() }).strict(),
+  z.object({ planetlab: z.string().min(1), limit: z.number().int().positive().optional(), samples: z.number().int().positive().max(1_000_000).default(288) }).strict(),
   z.object({ csv: z.string().min(1) }).strict(),
 ]);
 
