@@ -80,6 +80,7 @@ export class InfluxPersistence implements TelemetryListener {
   private writing = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private timerImmediate = false;
   private backoffMs = 0;
   private applying = false;
   private written = 0;
@@ -169,7 +170,8 @@ export class InfluxPersistence implements TelemetryListener {
     const dropped = this.queue.push(kind, v, bytes);
     if (dropped > 0) this.noteDropped(dropped);
     if (this.writing || this.timer) {
-      if (!this.writing && this.state === 'ok' && this.queue.queued >= this.config.batchSize) this.schedule(0);
+      // A full batch waiting behind the flush timer: write now (once; not again per sample).
+      if (!this.writing && !this.timerImmediate && this.state === 'ok' && this.queue.queued >= this.config.batchSize) this.schedule(0);
       return;
     }
     this.schedule(this.queue.queued >= this.config.batchSize ? 0 : this.config.flushMs);
@@ -201,8 +203,10 @@ export class InfluxPersistence implements TelemetryListener {
   private schedule(delayMs: number, then: () => Promise<void> = () => this.pump()): void {
     if (this.closed && delayMs > 0) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerImmediate = delayMs === 0;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.timerImmediate = false;
       void then();
     }, delayMs);
     this.timer.unref();
