@@ -1,4 +1,5 @@
 import { PASS, type FilterPlugin, type HostCursor, type PreparedDemand } from '../../types';
+import { toFixed } from '../../format';
 
 /**
  * CPU utilization after placement, for feasibility the larger of the measured
@@ -21,5 +22,5 @@ export const ceilingFilter: FilterPlugin = {
   name: 'Ceiling',
   filter: (d, h) => (feasibilityUtilAfter(d, h) > d.config.cpuCeiling + 1e-12 ? 1 : PASS),
   explain: (_c, d, h) =>
-    `cpu utilization after placement ${feasibilityUtilAfter(d, h).toFixed(3)} would exceed the ceiling ${d.config.cpuCeiling}`,
+    `cpu utilization after placement ${toFixed(feasibilityUtilAfter(d, h), 3)} would exceed the ceiling ${d.config.cpuCeiling}`,
 };

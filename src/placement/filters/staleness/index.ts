@@ -1,4 +1,5 @@
 import { PASS, type FilterPlugin } from '../../types';
+import { toFixed } from '../../format';
 
 /**
  * Staleness: rejected when now − lastSample > staleAfter, unless the request
@@ -9,5 +10,5 @@ export const stalenessFilter: FilterPlugin = {
   name: 'Staleness',
   filter: (d, host) => (!d.allowStale && d.nowMs - host.lastMs > d.config.staleAfterMs ? 1 : PASS),
   explain: (_c, d, host) =>
-    `stale telemetry: last sample ${((d.nowMs - host.lastMs) / 1000).toFixed(1)} s ago, bound ${(d.config.staleAfterMs / 1000).toFixed(1)} s`,
+    `stale telemetry: last sample ${toFixed((d.nowMs - host.lastMs) / 1000, 1)} s ago, bound ${toFixed(d.config.staleAfterMs / 1000, 1)} s`,
 };
