@@ -109,7 +109,14 @@ export async function optimize(p: Problem, opts: OptimizeOptions): Promise<Optim
     best = heuristic(pp, t0 + budget * (opts.backend === null ? 0.85 : 0.4));
   }
   const unplacedSet = new Set<number>();
-  for (let w = 0; w < nw; w++) if (best[w] < 0) unplacedSet.add(w);
+  if (opts.milpOnly) {
+    // the MILP alone must place every workload that has a host at all
+    for (let w = 0; w < nw; w++) {
+      let any = false;
+      for (let h = 0; h < pp.nh && !any; h++) any = pp.allowed[w * pp.nh + h] === 1;
+      if (!any) unplacedSet.add(w);
+    }
+  } else for (let w = 0; w < nw; w++) if (best[w] < 0) unplacedSet.add(w);
   if (!opts.milpOnly) {
     const v = verify(p, best, { mayBeUnplaced: unplacedSet });
     if (v.length) {
@@ -177,7 +184,8 @@ export async function optimize(p: Problem, opts: OptimizeOptions): Promise<Optim
       if (unplacedSet.size === 0 && !opts.milpOnly) {
         const tb = typeBoundModel(pp);
         if (tb.types <= 60) {
-          const r = await run(tb.model, Math.min(budget * 0.15, 400));
+          // tiny model; most of this allowance is for the thread's start-up on a busy machine
+          const r = await run(tb.model, Math.min(Math.max(200, budget * 0.3), 1000));
           if (r && r.finished && r.out.result?.feasible === true && typeof r.out.result.result === 'number') {
             bound = Math.max(bound, tb.constant + r.out.result.result - 1e-6);
           }
