@@ -19,9 +19,12 @@ class WattplaceWeigher(weights.BaseHostWeigher):
     maxval = None
 
     def weight_multiplier(self, host_state):
-        return utils.get_weight_multiplier(
-            host_state, wconf.METADATA_MULTIPLIER, evaluation.CONF.wattplace.weight_multiplier
-        )
+        value = evaluation.CONF.wattplace.weight_multiplier
+        if not host_state.aggregates:
+            # what get_weight_multiplier returns for a host in no aggregate,
+            # without its per-host work (Nova calls this once per host)
+            return value
+        return utils.get_weight_multiplier(host_state, wconf.METADATA_MULTIPLIER, value)
 
     def weigh_objects(self, weighed_obj_list, weight_properties):
         return evaluation.weigh_hosts([w.obj for w in weighed_obj_list], weight_properties)
