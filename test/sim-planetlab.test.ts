@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { assignTypes, CLOUDSIM_VM_TYPES, type Workloads } from '../src/sim/cluster';
+import { simulate } from '../src/sim/engine';
+import { NonePolicy } from '../src/sim/policies/basic';
+import { CloudSimPolicy } from '../src/sim/policies/cloudsim';
+import { WattplacePolicy } from '../src/sim/policies/wattplace';
+import { cloudsimFleet } from '../src/sim/planetlab';
+import { readPlanetLab } from '../src/sim/traces';
+
+/**
+ * The acceptance figures of issue 7 on PlanetLab 20110303 (1052 VMs, file names
+ * sorted), against CloudSim 3.0.3's published numbers and the fluid bound.
+ * A full day takes about a second per policy.
+ */
+const DAY = '/work/shared/traces/planetlab/20110303';
+let wl: Workloads | undefined;
+const day = async (): Promise<Workloads> => (wl ??= assignTypes(await readPlanetLab(DAY), CLOUDSIM_VM_TYPES));
+
+describe('PlanetLab 20110303, CloudSim-compatible mode', () => {
+  it('reproduces CloudSim: none within 0.5 %, THR-MMT and LR-MMT within 3 %', async () => {
+    const w = await day();
+    const none = simulate(cloudsimFleet(), w, new NonePolicy(), { compat: true }).metrics;
+    // 400 × 117 W + 400 × 135 W = 100.8 kW from 0 to 86,100.1 s = 2410.8 kWh
+    expect(Math.abs(none.energyKwh / 2410.8 - 1)).toBeLessThan(0.005);
+    expect(none.removed).toBe(532); // VMs whose demand reaches exactly 0 (reference: 532 of 1052)
+    const thr = simulate(cloudsimFleet(), w, new CloudSimPolicy('thr', 0.8), { compat: true }).metrics;
+    expect(Math.abs(thr.energyKwh / 192.6 - 1)).toBeLessThan(0.03);
+    expect(Math.abs(thr.migrations / 26_711 - 1)).toBeLessThan(0.1);
+    const lr = simulate(cloudsimFleet(), w, new CloudSimPolicy('lr', 1.2), { compat: true }).metrics;
+    expect(Math.abs(lr.energyKwh / 163.5 - 1)).toBeLessThan(0.03);
+    expect(Math.abs(lr.migrations / 27_859 - 1)).toBeLessThan(0.1);
+    // the fluid bound with CloudSim's removals (reference 95.4 kWh)
+    expect(Math.abs(thr.lowerBoundKwh / 95.4 - 1)).toBeLessThan(0.005);
+  }, 120_000);
+
+  it('wattplace: ≤ 110 kWh, SLAV ≤ 0.001 %, ≤ 2,500 migrations', async () => {
+    const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy(), { compat: true }).metrics;
+    expect(m.energyKwh).toBeLessThanOrEqual(110);
+    expect(m.slav).toBeLessThanOrEqual(1e-5);
+    expect(m.migrations).toBeLessThanOrEqual(2500);
+    expect(m.rejected).toBe(0);
+  }, 120_000);
+});
+
+describe('PlanetLab 20110303, every VM kept all day', () => {
+  it('wattplace: ≤ 1.12 × the fluid bound with ≤ 3,000 migrations', async () => {
+    const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy(), { compat: false }).metrics;
+    // fluid bound: all demand on G5s at full load (135 W / 5320 MIPS); reference 114.5 kWh
+    expect(Math.abs(m.lowerBoundKwh / 114.5 - 1)).toBeLessThan(0.005);
+    expect(m.ratio).toBeLessThanOrEqual(1.12);
+    expect(m.migrations).toBeLessThanOrEqual(3000);
+    expect(m.removed).toBe(0);
+  }, 120_000);
+});

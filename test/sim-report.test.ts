@@ -1,0 +1,126 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { simulateCommand } from '../src/sim/cli';
+
+const run = promisify(execFile);
+const fx = (f: string): string => join(__dirname, 'fixtures', 'sim', f);
+const tmp = mkdtempSync(join(tmpdir(), 'wp-sim-report-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function sink(): { stream: Writable; text: () => string } {
+  let buf = '';
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      buf += String(chunk);
+      cb();
+    },
+  });
+  return { stream, text: () => buf };
+}
+
+const CHROMIUM = '/usr/bin/chromium';
+
+describe('wattplace simulate: outputs', () => {
+  it('mini scenario: table, JSON with every metric, CSV series, capacity plan, what-if, HTML rendered by Chromium', async () => {
+    const json = join(tmp, 'mini.json');
+    const html = join(tmp, 'mini.html');
+    const csv = join(tmp, 'mini.csv');
+    const out = sink();
+    const err = sink();
+    const code = await simulateCommand({ scenario: fx('mini.yaml'), json, html, series: csv, progress: false }, out.stream, err.stream);
+    expect(err.text()).toBe('');
+    expect(code).toBe(0);
+    const policies = ['none', 'spread', 'first-fit', 'thr-mmt', 'lr-mmt', 'wattplace'];
+    for (const p of policies) expect(out.text()).toMatch(new RegExp(`^${p}\\s`, 'm'));
+    expect(out.text()).toContain('Capacity plan');
+    expect(out.text()).toContain('all-g5');
+
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    expect(doc.results.map((r: { policy: string }) => r.policy)).toEqual(policies);
+    for (const r of doc.results) {
+      for (const k of ['policy', 'energyKwh', 'lowerBoundKwh', 'slatah', 'pdm', 'slav', 'migrations', 'wallSeconds', 'esv', 'overloadFraction', 'activeHostsMean', 'activeHostsMax', 'hostShutdowns', 'ratio']) {
+        expect(r).toHaveProperty(k);
+      }
+      expect(r.slatah).toBeGreaterThanOrEqual(0);
+      expect(r.slatah).toBeLessThanOrEqual(1);
+    }
+    // 4 VMs of the mini trace, 3 samples; vm-b is all zeros. none: 4 hosts at full power
+    // (2 × 117 + 2 × 135 W) for 3 × 300 s = 504 W × 900 s = 0.126 kWh.
+    expect(doc.results[0].energyKwh).toBeCloseTo((504 * 900) / 3.6e6, 9);
+    expect(doc.capacityPlan.choice).not.toBeNull();
+    expect(doc.whatIf.length).toBe(2 * policies.length);
+
+    const lines = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('policy,step,time_s,watts,active_hosts,overloaded_hosts,migrations,demand_mips');
+    expect(lines.length).toBe(1 + policies.length * 3);
+
+    // The report renders in a real browser, with its three charts and one line per policy each.
+    expect(existsSync(CHROMIUM)).toBe(true);
+    const profile = mkdtempSync(join(tmp, 'chromium-'));
+    const { stdout: dom } = await run(
+      CHROMIUM,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${profile}`,
+        '--dump-dom',
+        `file://${html}`,
+      ],
+      { timeout: 60_000, maxBuffer: 32 * 1024 * 1024 },
+    );
+    for (const id of ['chart-power', 'chart-active', 'chart-overload']) {
+      const m = new RegExp(`<svg[^>]*id="${id}"[\\s\\S]*?</svg>`).exec(dom);
+      expect(m, id).not.toBeNull();
+      const lines = (m as RegExpExecArray)[0].match(/<polyline[^>]*class="series"/g) ?? [];
+      expect(lines.length).toBe(policies.length);
+    }
+    expect(dom).toContain('<table id="metrics">');
+    expect(dom).not.toMatch(/<script/);
+  }, 120_000);
+});
+
+describe('wattplace simulate: invalid input', () => {
+  it('names every bad field of a scenario and exits with 2', async () => {
+    const err = sink();
+    const code = await simulateCommand({ scenario: fx('bad-scenario.yaml'), progress: false }, sink().stream, err.stream);
+    expect(code).toBe(2);
+    expect(err.text()).toContain('hostTypes[0].count');
+    expect(err.text()).toContain('policies[1]');
+  });
+  it('unknown catalog entry, unknown policy, missing input, both inputs: exit 2 with the reason', async () => {
+    const cases: [Parameters<typeof simulateCommand>[0], RegExp][] = [
+      [{ planetlab: fx('planetlab-mini'), policy: 'wattplace,magic' }, /unknown policy "magic"/],
+      [{ planetlab: fx('planetlab-mini'), policy: '' }, /at least one policy/],
+      [{}, /give --scenario FILE or --planetlab DIR/],
+      [{ scenario: fx('mini.yaml'), planetlab: fx('planetlab-mini') }, /either --scenario or --planetlab/],
+      [{ scenario: fx('does-not-exist.yaml') }, /cannot read/],
+      // the mini folder has 3 samples per file, the shortcut expects a full day
+      [{ planetlab: fx('planetlab-mini'), policy: 'none' }, /only 3 samples: expected exactly 288 lines/],
+      [{ scenario: fx('mini.yaml'), parallel: 'lots' }, /--parallel must be a whole number/],
+      [{ scenario: fx('bad-catalog.yaml') }, /hostTypes\[0\]\.power\.catalog: unknown host type "hp-ml110-g9"/],
+    ];
+    for (const [flags, re] of cases) {
+      const err = sink();
+      expect(await simulateCommand({ ...flags, progress: false }, sink().stream, err.stream), String(re)).toBe(2);
+      expect(err.text()).toMatch(re);
+    }
+  });
+  it('the built CLI exits non-zero on an invalid scenario', () => {
+    const main = join(__dirname, '..', 'dist', 'main.js');
+    expect(existsSync(main)).toBe(true);
+    const r = spawnSync(process.execPath, [main, 'simulate', '--scenario', fx('bad-scenario.yaml'), '--no-progress'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('hostTypes[0].count');
+  });
+});
