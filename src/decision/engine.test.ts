@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cpuMillis, epochMs, memBytes, NoFeasibleHostError, PowerState, NotFoundError, ValidationError, watts, type Workload } from '../domain';
 import { GiB, hostSpec, NOW_MS } from '../../test/fixtures/placement';
-import { TABLE_G4_STANDBY_5 } from '../../test/fixtures/power';
+import { G4_WATTS, TABLE_G4_STANDBY_5, X3470_WATTS, X5670_WATTS } from '../../test/fixtures/power';
 import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from './wattplace';
 
 /** A Wattplace on a hand-driven clock. */
@@ -159,5 +159,45 @@ describe('DecisionEngine input checks', () => {
     const r = wp.engine.evaluate({ workload: wl('w', 1000), candidates: [{ hostId: 'ghost' }, { hostId: 'a' }, { hostId: 'a' }] });
     expect(r.feasible.map((f) => f.hostId)).toEqual(['a']);
     expect(r.rejected).toEqual([{ hostId: 'ghost', reason: 'unknown host: not registered with wattplace' }]);
+  });
+});
+
+describe('Place agrees with Evaluate on any cluster (property)', () => {
+  it('Place picks Evaluate’s first host, its alternatives are Evaluate’s next ones, and Evaluate is ordered best first', async () => {
+    const fc = await import('fast-check');
+    const power = fc.oneof(
+      fc.record({ kind: fc.constant('linear' as const), idleWatts: fc.integer({ min: 40, max: 150 }), maxWatts: fc.integer({ min: 150, max: 400 }), standbyWatts: fc.constant(0) }),
+      fc.record({ kind: fc.constant('table' as const), watts: fc.constantFrom(G4_WATTS, X5670_WATTS, X3470_WATTS), standbyWatts: fc.constant(0) }),
+      fc.record({ kind: fc.constant('exponential' as const), k0: fc.integer({ min: 50, max: 100 }), k1: fc.integer({ min: 1, max: 40 }), k2: fc.double({ min: 0.1, max: 3, noNaN: true }), standbyWatts: fc.constant(0) }),
+    );
+    const host = fc.record({
+      cpu: fc.constantFrom(4000, 8000, 16000),
+      power,
+      state: fc.constantFrom(PowerState.ON, PowerState.ON, PowerState.STANDBY, PowerState.MAINTENANCE),
+      util: fc.option(fc.double({ min: 0, max: 0.9, noNaN: true }), { nil: undefined }),
+      allocShare: fc.double({ min: 0, max: 1, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(fc.array(host, { minLength: 1, maxLength: 25 }), fc.integer({ min: 0, max: 6000 }), (hosts, demand) => {
+        const { wp, clock } = core({ snapshotRefreshMs: 0, alternatives: 3 });
+        wp.registerHosts(hosts.map((h, i) => hostSpec(`p${i}`, { capacity: { cpuMillis: cpuMillis(h.cpu), memBytes: memBytes(64 * GiB) }, power: h.power, state: h.state })));
+        wp.report(
+          hosts.map((h, i) => ({ ...allocReport(`p${i}`, clock.now - 1000, Math.floor(h.cpu * h.allocShare), 0), cpuUtil: h.util ?? 0 })).filter((_, i) => hosts[i].util !== undefined),
+        );
+        const ev = wp.engine.evaluate({ workload: wl('prop', demand, 0) });
+        for (let i = 1; i < ev.feasible.length; i++) expect(ev.feasible[i - 1].score).toBeGreaterThanOrEqual(ev.feasible[i].score - 1e-9);
+        expect(ev.feasible.length + ev.rejected.length).toBe(hosts.length);
+        if (ev.feasible.length === 0) {
+          expect(() => wp.engine.place({ workload: wl('prop', demand, 0) })).toThrow(NoFeasibleHostError);
+          return;
+        }
+        const p = wp.engine.place({ workload: wl('prop', demand, 0) });
+        expect(p.hostId).toBe(ev.feasible[0].hostId);
+        expect(p.marginalWatts).toBe(ev.feasible[0].marginalWatts);
+        expect(p.alternatives).toEqual(ev.feasible.slice(1, 4));
+        expect(p.rejected).toEqual(ev.rejected);
+      }),
+      { numRuns: 200, seed: 20261126 },
+    );
   });
 });
