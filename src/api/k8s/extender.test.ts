@@ -97,25 +97,25 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
   });
   afterAll(() => t.close());
 
-  it('filter keeps the feasible names and reports every other one with a reason', async () => {
+  it('filter keeps the feasible names (best first) and reports every other one with a reason', async () => {
     const r = await post(t, 'filter', { Pod: POD, Nodes: null, NodeNames: NAMES });
     expect(r.status).toBe(200);
     expect(r.type).toBe('application/json');
     expectFilterForm(r.json);
-    expect(r.json).toEqual({ Nodes: null, NodeNames: ['n1', 'n2', 'n3'], FailedNodes: FAILED_NAMES_MODE, FailedAndUnresolvableNodes: {}, Error: '' });
+    expect(r.json).toEqual({ Nodes: null, NodeNames: ['n2', 'n1', 'n3'], FailedNodes: FAILED_NAMES_MODE, FailedAndUnresolvableNodes: {}, Error: '' });
   });
 
-  it('prioritize scores every node 0–10, lowest marginal watts 10, in request order', async () => {
+  it('prioritize scores every node 0–10, lowest marginal watts 10; feasible best first, then the failed', async () => {
     const r = await post(t, 'prioritize', { Pod: POD, Nodes: null, NodeNames: NAMES });
     expect(r.status).toBe(200);
     expectPriorityForm(r.json);
     expect(r.json).toEqual([
-      { Host: 'n1', Score: 3 },
       { Host: 'n2', Score: 10 },
+      { Host: 'n1', Score: 3 },
       { Host: 'n3', Score: 0 },
+      { Host: 'ghost', Score: 0 },
       { Host: 'n4', Score: 0 },
       { Host: 'n5', Score: 0 },
-      { Host: 'ghost', Score: 0 },
     ]);
   });
 
@@ -131,11 +131,10 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
     ]);
     expect(Object.fromEntries(e.rejected.map((x) => [x.hostId, x.reason]))).toEqual(FAILED_NAMES_MODE);
     const f = await post(t, 'filter', { Pod: POD, NodeNames: NAMES });
-    expect(new Set(f.json.NodeNames)).toEqual(new Set(e.feasible.map((x) => x.hostId)));
+    expect(f.json.NodeNames).toEqual(e.feasible.map((x) => x.hostId));
     const p = await post(t, 'prioritize', { Pod: POD, NodeNames: NAMES });
-    const ranked = [...p.json].filter((x: Json) => x.Score > 0 || e.feasible.some((y) => y.hostId === x.Host));
-    ranked.sort((a: Json, b: Json) => b.Score - a.Score);
-    expect(ranked.map((x: Json) => x.Host)).toEqual(e.feasible.map((x) => x.hostId));
+    expect(p.json.slice(0, e.feasible.length).map((x: Json) => x.Host)).toEqual(e.feasible.map((x) => x.hostId));
+    expect(p.json.slice(e.feasible.length).map((x: Json) => x.Host)).toEqual(e.rejected.map((x) => x.hostId));
   });
 
   it('an opted-out pod passes everywhere with equal scores', async () => {
@@ -252,10 +251,10 @@ describe('k8s extender, full Nodes mode (nodeCacheCapable: false)', () => {
     expectPriorityForm(r.json);
     expect(r.json).toEqual([
       { Host: 'n1', Score: 10 },
-      { Host: 'n2', Score: 0 },
       { Host: 'n3', Score: 8 },
       { Host: 'new-1', Score: 0 },
       { Host: 'bad', Score: 0 },
+      { Host: 'n2', Score: 0 },
       { Host: 'n5', Score: 0 },
     ]);
   });
@@ -283,7 +282,7 @@ describe('k8s extender, full Nodes mode without a default power model', () => {
     const sent = nodeList([node('n1', '16', '64Gi'), node('new-2', '8', '32Gi'), node('new-3', '8', '32Gi', { 'wattplace.scs.community/power-model': 'hp-ml110-g5' })]);
     const r = await post(t, 'filter', { Pod: POD, Nodes: sent });
     expectFilterForm(r.json);
-    expect(r.json.Nodes.items.map((n: Json) => n.metadata.name)).toEqual(['n1', 'new-3']);
+    expect(r.json.Nodes.items.map((n: Json) => n.metadata.name).sort()).toEqual(['n1', 'new-3']);
     expect(r.json.FailedNodes).toEqual({
       'new-2': 'unknown node: not registered with wattplace and no default power model configured (k8sDefaultPowerModel)',
     });
@@ -293,8 +292,8 @@ describe('k8s extender, full Nodes mode without a default power model', () => {
     // n2 13.671875 W → 10; n1 21.875: 10 − round(8.203125 / 2) = 6; n3 26.25: 10 − round(12.578125 / 2) = 4
     const r = await post(t, 'prioritize', { Pod: POD, NodeNames: ['n1', 'n2', 'n3'] });
     expect(r.json).toEqual([
-      { Host: 'n1', Score: 6 },
       { Host: 'n2', Score: 10 },
+      { Host: 'n1', Score: 6 },
       { Host: 'n3', Score: 4 },
     ]);
   });

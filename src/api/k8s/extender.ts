@@ -1,4 +1,15 @@
-import { DEFAULT_SITE, PowerState, ValidationError, cpuMillis, memBytes, type Candidate, type HostSpec, type PowerModelSpec } from '../../domain';
+import {
+  DEFAULT_SITE,
+  PowerState,
+  ValidationError,
+  cpuMillis,
+  memBytes,
+  type Candidate,
+  type HostScore,
+  type HostSpec,
+  type PowerModelSpec,
+  type Rejection,
+} from '../../domain';
 import type { Wattplace } from '../../decision';
 import { catalogSpec } from '../../power';
 import type { Metrics } from '../metrics';
@@ -73,16 +84,20 @@ interface Args {
 }
 
 interface Outcome {
-  /** Names that pass, with the engine's score (higher is better). */
-  readonly feasible: Map<string, number>;
-  /** Names that fail, with the reason. */
-  readonly failed: Map<string, string>;
+  /** Names that pass, best first, with the engine's score (higher is better). */
+  readonly feasible: readonly HostScore[];
+  /** Names that fail, with the reason (a name offered twice may appear twice). */
+  readonly failed: readonly Rejection[];
 }
+
+const NO_OUTCOME: Outcome = { feasible: [], failed: [] };
 
 /**
  * kube-scheduler HTTP extender (k8s.io/kube-scheduler/extender/v1): filter and
  * prioritize. Both run the pod through DecisionEngine.evaluate — the same
  * decision as gRPC Evaluate — with the offered nodes as the candidates.
+ * Answers list the passing nodes best first (the scheduler does not care
+ * about order; it makes the ranking visible), then the failed ones.
  */
 export class K8sExtender {
   constructor(
@@ -91,45 +106,43 @@ export class K8sExtender {
     private readonly metrics?: Metrics,
   ) {}
 
-  /** POST /k8s/filter. Never throws: a bad request is answered with `Error` naming the field. */
+  /** POST /k8s/filter. Never throws for bad input: it is answered with `Error` naming the field. */
   filter(body: unknown): ExtenderFilterResult {
     let args: Args;
+    let out: Outcome;
+    let outcome = 'ok';
     try {
       args = this.read(body);
+      if (optedOut(args.pod, this.opts.optOutKey)) {
+        outcome = 'opted_out';
+        out = NO_OUTCOME;
+      } else out = this.decide(args);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       this.count('k8s_filter', 'invalid');
       return { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: e.message };
     }
-    let keep: (name: string) => boolean;
+    this.count('k8s_filter', outcome);
     const failedNodes: Record<string, string> = {};
-    if (optedOut(args.pod, this.opts.optOutKey)) {
-      this.count('k8s_filter', 'opted_out');
-      keep = () => true;
-    } else {
-      let out: Outcome;
-      try {
-        out = this.decide(args);
-      } catch (e) {
-        if (!(e instanceof ValidationError)) throw e;
-        this.count('k8s_filter', 'invalid');
-        return { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: e.message };
-      }
-      for (const [name, reason] of out.failed) failedNodes[name] = reason;
-      keep = (name) => out.feasible.has(name);
-      this.count('k8s_filter', 'ok');
-    }
+    for (const r of out.failed) failedNodes[r.hostId] = r.reason;
+    const optOut = outcome === 'opted_out';
     if (args.nodeList) {
-      const items: unknown[] = [];
-      for (let i = 0; i < args.names.length; i++) if (keep(args.names[i])) items.push(args.nodeItems[i]);
+      let items: unknown[];
+      if (optOut) items = args.nodeItems;
+      else {
+        const byName = new Map<string, unknown>();
+        for (let i = args.names.length - 1; i >= 0; i--) byName.set(args.names[i], args.nodeItems[i]);
+        items = out.feasible.map((f) => byName.get(f.hostId));
+      }
       return { Nodes: { ...args.nodeList, items }, NodeNames: null, FailedNodes: failedNodes, FailedAndUnresolvableNodes: {}, Error: '' };
     }
-    return { Nodes: null, NodeNames: args.names.filter(keep), FailedNodes: failedNodes, FailedAndUnresolvableNodes: {}, Error: '' };
+    const names = optOut ? args.names : out.feasible.map((f) => f.hostId);
+    return { Nodes: null, NodeNames: names, FailedNodes: failedNodes, FailedAndUnresolvableNodes: {}, Error: '' };
   }
 
   /**
-   * POST /k8s/prioritize: a score 0–10 for every distinct node offered, in
-   * request order; nodes that would fail the filter get 0. Throws
+   * POST /k8s/prioritize: a score 0–10 for every node offered, the passing
+   * ones best first, then those that would fail the filter, with 0. Throws
    * ValidationError for a bad request (HTTP 400 naming the field; the
    * scheduler ignores prioritize errors and scores without this extender).
    */
@@ -141,10 +154,10 @@ export class K8sExtender {
       if (e instanceof ValidationError) this.count('k8s_prioritize', 'invalid');
       throw e;
     }
-    const out: HostPriority[] = [];
-    const seen = new Set<string>();
     if (optedOut(args.pod, this.opts.optOutKey)) {
       this.count('k8s_prioritize', 'opted_out');
+      const seen = new Set<string>();
+      const out: HostPriority[] = [];
       for (const n of args.names) {
         if (seen.has(n)) continue;
         seen.add(n);
@@ -152,18 +165,16 @@ export class K8sExtender {
       }
       return out;
     }
-    const { feasible } = this.decide(args);
-    let best = -Infinity;
-    let worst = Infinity;
-    for (const s of feasible.values()) {
-      if (s > best) best = s;
-      if (s < worst) worst = s;
-    }
-    for (const n of args.names) {
-      if (seen.has(n)) continue;
-      seen.add(n);
-      const s = feasible.get(n);
-      out.push({ Host: n, Score: s === undefined ? 0 : this.toPriority(s, best, worst) });
+    const { feasible, failed } = this.decide(args);
+    const out: HostPriority[] = new Array(feasible.length);
+    const best = feasible.length ? feasible[0].score : 0;
+    const worst = feasible.length ? feasible[feasible.length - 1].score : 0;
+    for (let i = 0; i < feasible.length; i++) out[i] = { Host: feasible[i].hostId, Score: this.toPriority(feasible[i].score, best, worst) };
+    const seen = new Set<string>();
+    for (const r of failed) {
+      if (seen.has(r.hostId)) continue;
+      seen.add(r.hostId);
+      out.push({ Host: r.hostId, Score: 0 });
     }
     this.count('k8s_prioritize', 'ok');
     return out;
@@ -202,22 +213,22 @@ export class K8sExtender {
 
   /** Runs the engine over the offered nodes. */
   private decide(args: Args): Outcome {
-    const feasible = new Map<string, number>();
-    const failed = new Map<string, string>();
-    if (args.names.length === 0) return { feasible, failed }; // an empty candidate list would mean "every host"
-    const candidates: Candidate[] = [];
-    if (args.views) this.fullCandidates(args.views, candidates, failed);
-    else for (const n of args.names) candidates.push({ hostId: n });
-    if (candidates.length === 0) return { feasible, failed };
+    if (args.names.length === 0) return NO_OUTCOME; // an empty candidate list would mean "every host"
+    const failed: Rejection[] = [];
+    let candidates: Candidate[];
+    if (args.views) candidates = this.fullCandidates(args.views, failed);
+    else {
+      candidates = new Array(args.names.length);
+      for (let i = 0; i < args.names.length; i++) candidates[i] = { hostId: args.names[i] };
+    }
+    if (candidates.length === 0) return { feasible: [], failed };
     const res = this.core.engine.evaluate({
       workload: { id: args.pod.id, demand: { cpuMillis: cpuMillis(args.pod.cpuMillis), memBytes: memBytes(args.pod.memBytes) }, selector: {} },
       candidates,
       allowStale: this.opts.allowStale,
     });
-    for (const f of res.feasible) feasible.set(f.hostId, f.score);
-    for (const r of res.rejected) if (!failed.has(r.hostId)) failed.set(r.hostId, r.reason);
     for (const e of res.pluginErrors) this.metrics?.pluginErrors.inc({ plugin: e.plugin });
-    return { feasible, failed };
+    return { feasible: res.feasible, failed: failed.length ? failed.concat(res.rejected) : res.rejected };
   }
 
   /**
@@ -227,20 +238,26 @@ export class K8sExtender {
    * = allocatable, labels = the node's labels, power model from the node's
    * power-model label or the configured default — or, with neither, fails.
    */
-  private fullCandidates(views: readonly NodeView[], out: Candidate[], failed: Map<string, string>): void {
+  private fullCandidates(views: readonly NodeView[], failed: Rejection[]): Candidate[] {
+    const out: Candidate[] = [];
+    const failedNames = new Set<string>();
+    const fail = (hostId: string, reason: string) => {
+      failedNames.add(hostId);
+      failed.push({ hostId, reason });
+    };
     let snap = this.core.engine.snapshot();
     const register: HostSpec[] = [];
     const regIdx = new Set<string>();
     for (const v of views) {
       if (v.problem) {
-        failed.set(v.name, `node ${v.problem}`);
+        fail(v.name, `node ${v.problem}`);
         continue;
       }
       if (snap.indexOf(v.name) >= 0 || regIdx.has(v.name)) continue;
       const label = v.labels[this.opts.powerModelLabel];
       const power = label ? catalogSpec(label) : this.opts.defaultPowerModel;
       if (!power) {
-        failed.set(
+        fail(
           v.name,
           label
             ? `unknown node: not registered with wattplace, and its ${this.opts.powerModelLabel} label ${JSON.stringify(label)} names no catalog model`
@@ -263,7 +280,7 @@ export class K8sExtender {
       snap = this.core.engine.snapshot();
     }
     for (const v of views) {
-      if (failed.has(v.name)) continue;
+      if (failedNames.has(v.name)) continue;
       const h = snap.indexOf(v.name);
       if (h < 0) continue; // unreachable: registered above or failed
       out.push({
@@ -272,6 +289,7 @@ export class K8sExtender {
         memAllocationRatio: ratio(v.allocMemBytes ?? 0, snap.capMem[h]),
       });
     }
+    return out;
   }
 
   private count(rpc: string, outcome: string): void {
