@@ -76,7 +76,10 @@ describe('HTTP endpoints', () => {
     expect(series(x, 'wattplace_decision_marginal_watts_sum')).toBeCloseTo(12.5, 9);
 
     await t.rpc.release({ reservationId: p.reservationId });
-    expect(series((await get('/metrics')).text, 'wattplace_reservations_open')).toBe(0);
+    const after = (await get('/metrics')).text;
+    expect(series(after, 'wattplace_reservations_open')).toBe(0);
+    expect(series(after, 'wattplace_reservations_ended_total', 'how="released"')).toBe(1);
+    expect(series(after, 'wattplace_decisions_total', 'rpc="Release",outcome="ok"')).toBe(1);
   });
 
   it('each server has its own registry: a second server starts from zero', async () => {
