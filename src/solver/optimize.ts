@@ -66,6 +66,9 @@ export interface OptimizeResult {
   readonly stats: SolveStats;
 }
 
+/** Longest the (synchronous) heuristic may run; the exact phase after it runs in a worker and does not block. */
+export const HEURISTIC_MAX_MS = 1500;
+
 /** Deterministic PRNG (mulberry32) for neighbourhood choice. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -106,7 +109,8 @@ export async function optimize(p: Problem, opts: OptimizeOptions): Promise<Optim
     best = new Int32Array(nw).fill(UNPLACED);
     method = 'none';
   } else {
-    best = heuristic(pp, t0 + budget * (opts.backend === null ? 0.85 : 0.4));
+    // the heuristic runs on the caller's thread: capped so a long budget never stalls the event loop for long
+    best = heuristic(pp, t0 + Math.min(budget * (opts.backend === null ? 0.85 : 0.4), HEURISTIC_MAX_MS));
   }
   const unplacedSet = new Set<number>();
   if (opts.milpOnly) {
