@@ -12,7 +12,7 @@ program.name('wattplace').description('Energy-aware placement for OpenStack Nova
 
 const serve = program
   .command('serve')
-  .description('run the gRPC and HTTP service (in-memory telemetry store)')
+  .description('run the gRPC and HTTP service (telemetry in memory; --store influx persists it to InfluxDB)')
   .option('--config <file>', 'YAML or JSON config file');
 for (const [key, def] of Object.entries(ConfigSchema.shape)) {
   const d = (def as { description?: string }).description;

@@ -61,7 +61,7 @@ export function coreConfig(c: ServiceConfig): CoreConfig {
   };
 }
 
-/** Starts the service: gRPC and HTTP ports, in-memory telemetry. */
+/** Starts the service: gRPC and HTTP ports, in-memory telemetry (persisted to InfluxDB with `store: influx`). */
 export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? pino({ level: cfg.logLevel, redact: LOG_REDACT });
   const security = loadSecurity(cfg, log); // reads cert/key/token files; enforces the loopback rule
