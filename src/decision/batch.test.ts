@@ -94,6 +94,34 @@ describe('PlaceBatch over gRPC', () => {
   });
 });
 
+describe('concurrent PlaceBatch calls', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    await standbyMixed(t);
+  });
+  afterAll(() => t.close());
+
+  it('never over-commit a host: later batches find the room taken and say so', async () => {
+    // Six batches of six 3-core workloads at once (108 cores). All solve against the same
+    // snapshot, so they aim at the same big host; reservations are re-checked when made, so at
+    // most 17 workloads (51 cores ≤ 51.2 under the ceiling) land on one big host and ≤ 2 on a small one.
+    const batches = Array.from({ length: 6 }, (_, b) => Array.from({ length: 6 }, (_, i) => wl(`b${b}-w${i}`, 3, 8)));
+    const rs = await Promise.all(batches.map((ws) => t.rpc.placeBatch({ workloads: ws, timeBudgetMs: 1500 })));
+    const perHost = new Map<string, number>();
+    let placed = 0;
+    for (const r of rs) {
+      expect(r.assignments.length + r.unplaced.length).toBe(6);
+      expect(r.reservationIds).toHaveLength(r.assignments.length);
+      for (const a of r.assignments) perHost.set(a.hostId, (perHost.get(a.hostId) ?? 0) + 3000);
+      for (const u of r.unplaced) expect(u.reason).toMatch(/^workload b\d-w\d: (host \S+ was taken by a concurrent placement while the batch was solved|fits a host on its own, but no room was left)/);
+      placed += r.assignments.length;
+    }
+    for (const [h, cpu] of perHost) expect(cpu).toBeLessThanOrEqual(h.startsWith('big') ? 51_200 : 6_400);
+    expect(placed).toBeGreaterThanOrEqual(17);
+  });
+});
+
 describe('PlanConsolidation over gRPC', () => {
   let t: TestServer;
   beforeAll(async () => {

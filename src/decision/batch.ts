@@ -1,5 +1,5 @@
 import { LimitError, PowerState, ValidationError, type Rejection, type Workload } from '../domain';
-import { optimize, type ExactBackend, type SolveStats, type SolverObserver } from '../solver/optimize';
+import { optimize, type ExactBackend, type OptimizeResult, type SolveStats, type SolverObserver } from '../solver/optimize';
 import { selectorMatches, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
 import type { ClusterSnapshot } from '../telemetry';
 import type { Wattplace } from './wattplace';
@@ -18,6 +18,26 @@ export interface BatchLimits {
 }
 
 export const DEFAULT_BATCH_LIMITS: BatchLimits = { defaultBudgetMs: 1000, maxBudgetMs: 60_000, maxWorkloads: 5000, maxHosts: 5000 };
+
+/**
+ * Most optimizations that use an exact-solver thread at once (process-wide). A call
+ * beyond that still gets a verified answer within its budget, from the heuristic
+ * alone (method "heuristic"), instead of another thread.
+ */
+export const MAX_SOLVER_THREADS = 4;
+let threadsInUse = 0;
+
+/** Runs the optimizer with the exact backend when a thread is free, the heuristic alone otherwise. */
+export async function optimizeShared(deps: BatchDeps, p: Problem, budgetMs: number, rpc: string): Promise<OptimizeResult> {
+  const observer = deps.observer?.(rpc);
+  if (deps.backend === null || threadsInUse >= MAX_SOLVER_THREADS) return optimize(p, { budgetMs, backend: null, observer });
+  threadsInUse++;
+  try {
+    return await optimize(p, { budgetMs, backend: deps.backend, observer });
+  } finally {
+    threadsInUse--;
+  }
+}
 
 export interface BatchDeps {
   readonly core: Wattplace;
@@ -152,7 +172,7 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
   }
   const ws: SolverWorkload[] = workloads.map((w) => ({ id: w.id, cpu: w.demand.cpuMillis, mem: w.demand.memBytes, selector: w.selector ?? {}, current: -1 }));
   const problem: Problem = { hosts, workloads: ws, maxMigrations: Infinity, migrationWatts: 0 };
-  const res = await optimize(problem, { budgetMs: budget, backend: deps.backend, observer: deps.observer?.('PlaceBatch') });
+  const res = await optimizeShared(deps, problem, budget, 'PlaceBatch');
 
   // Reserve. The solve was asynchronous: Place calls may have reserved meanwhile,
   // so each assignment is checked again against the live reservations.

@@ -1,9 +1,9 @@
 import { LimitError, PowerState, ValidationError, type Workload } from '../domain';
-import { optimize, type SolveStats } from '../solver/optimize';
+import type { SolveStats } from '../solver/optimize';
 import { orderMigrations } from '../solver/plan';
 import { currentAssignment, prepare, evaluate, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
 import { verify, verifyPlan } from '../solver/verify';
-import { budgetOf, DEFAULT_BATCH_LIMITS, type BatchDeps } from './batch';
+import { budgetOf, DEFAULT_BATCH_LIMITS, optimizeShared, type BatchDeps } from './batch';
 import { checkWorkload } from './workload';
 
 export interface RunningInput {
@@ -167,7 +167,7 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     wattsBefore += on ? x.model.watts(x.baseUtil + curEval.loadCpu[i] / x.capCpu) : x.model.standbyWatts;
   }
 
-  const res = ws.length > 0 ? await optimize(problem, { budgetMs: budget, backend: deps.backend, observer: deps.observer?.('PlanConsolidation') }) : undefined;
+  const res = ws.length > 0 ? await optimizeShared(deps, problem, budget, 'PlanConsolidation') : undefined;
   const target = res ? res.assignment : cur;
   // workloads the optimizer could not place stay where they are
   for (let w = 0; w < ws.length; w++) if (target[w] < 0) target[w] = cur[w];
