@@ -3,7 +3,6 @@ import { Command, Option } from 'commander';
 import pino from 'pino';
 import { z } from 'zod';
 import { ConfigError, ConfigSchema, flagName, loadConfig, envName } from './config';
-import { startServer } from './server';
 import { registerSimulate } from './sim/cli';
 import { LOG_REDACT } from './api/auth';
 
@@ -36,6 +35,8 @@ serve.action(async (opts: Record<string, string>) => {
   const log = pino({ level: cfg.logLevel, redact: LOG_REDACT });
   let server;
   try {
+    // loaded here so that other subcommands (simulate) do not pay for the server's modules
+    const { startServer } = await import('./server.js');
     server = await startServer(cfg, { log });
   } catch (e) {
     // A configuration problem found at start-up (security files, loopback rule): the message, no stack.

@@ -116,6 +116,8 @@ export class Rebalancer {
   private members: number[][] = [];
   private order: Int32Array | null = null;
   private orderFor: RebalanceHosts | null = null;
+  /** Hosts that hold workloads (grows as hosts are woken; drained ones are skipped by cnt). */
+  private running: number[] = [];
 
   constructor(readonly cfg: RebalanceConfig = DEFAULT_REBALANCE) {
     for (const k of ['z', 'drainZ', 'ceiling'] as const) {
@@ -163,7 +165,9 @@ export class Rebalancer {
     const m = w.mean[v];
     const s = w.variance[v];
     const mem = w.mem[v];
-    for (let h = 0; h < hs.n; h++) {
+    const run = this.running;
+    for (let i = 0; i < run.length; i++) {
+      const h = run[i];
       if (h === exclude || this.cnt[h] === 0 || (hs.usable && !hs.usable[h]) || (skip && skip[h])) continue;
       const vv = this.V[h] + s;
       const r = this.limit(hs, h) - (this.F[h] + m + z * Math.sqrt(vv > 0 ? vv : 0));
@@ -217,9 +221,11 @@ export class Rebalancer {
     touched.fill(0, 0, n);
     if (this.members.length < n) for (let h = this.members.length; h < n; h++) this.members.push([]);
     for (let h = 0; h < n; h++) this.members[h].length = 0;
+    this.running.length = 0;
     for (let v = 0; v < w.n; v++) {
       const h = w.host[v];
       if (h < 0) continue;
+      if (cnt[h] === 0) this.running.push(h);
       F[h] += w.mean[v];
       V[h] += w.variance[v];
       M[h] += w.mem[v];
@@ -280,7 +286,10 @@ export class Rebalancer {
         }
         if (t < 0) {
           t = this.openHost(hs, w, v, cfg.z);
-          if (t >= 0) opened.push(t);
+          if (t >= 0) {
+            opened.push(t);
+            this.running.push(t);
+          }
         }
         if (t < 0) break;
         touched[t] = 1;

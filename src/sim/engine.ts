@@ -255,12 +255,15 @@ export class Simulator {
     const S = this.wl.steps;
     const base = v * S;
     const I = this.dt;
-    const at = (k: number): number => this.wl.util[base + (k >= S ? S - 1 : k)];
-    if (time % I === 0) return at(Math.trunc(time) / Math.trunc(I));
+    const u = this.wl.util;
+    if (time % I === 0) {
+      const k = Math.trunc(time) / Math.trunc(I);
+      return u[base + (k >= S ? S - 1 : k)];
+    }
     const t1 = Math.floor(time / I);
     const t2 = Math.ceil(time / I);
-    const u1 = at(t1);
-    const u2 = at(t2);
+    const u1 = u[base + (t1 >= S ? S - 1 : t1)];
+    const u2 = u[base + (t2 >= S ? S - 1 : t2)];
     const delta = (u2 - u1) / ((t2 - t1) * I);
     return u1 + delta * (time - t1 * I);
   }

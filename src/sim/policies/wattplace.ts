@@ -139,29 +139,38 @@ export class WattplacePolicy implements SimPolicy {
     for (const v of vms) if (!view.initial) this.observe(view, v);
     this.report(view);
     const f = view.fleet;
+    // What the orchestrator's own pre-filter knows: CPU and memory left per host
+    // after what it placed (the reported safe load, then this batch).
+    const freeCpu = new Float64Array(f.n);
+    const freeMem = new Float64Array(f.n);
+    const snap = core.collector.current();
     const open = new Uint8Array(f.n);
-    const running: Candidate[] = [];
+    const running: number[] = [];
     for (let h = 0; h < f.n; h++) {
+      freeCpu[h] = snap.capCpu[h] - snap.allocCpu[h];
+      freeMem[h] = snap.capMem[h] - snap.allocMem[h];
       if (view.lists[h].length > 0) {
         open[h] = 1;
-        running.push({ hostId: this.ids[h] });
+        running.push(h);
       }
     }
     const order = this.order as Int32Array;
     let next = 0;
     const reservations: string[] = [];
     const out = new Int32Array(vms.length).fill(-1);
+    const cands: Candidate[] = [];
     for (let i = 0; i < vms.length; i++) {
       const v = vms[i];
-      const workload = {
-        id: view.wl.ids[v],
-        demand: { cpuMillis: cpuMillis(Math.ceil(this.mean(view, v))), memBytes: memBytes(Math.ceil(view.memOf(v) * MIB)) },
-        selector: {},
-      };
+      const cpu = Math.ceil(this.mean(view, v));
+      const mem = Math.ceil(view.memOf(v) * MIB);
+      const workload = { id: view.wl.ids[v], demand: { cpuMillis: cpuMillis(cpu), memBytes: memBytes(mem) }, selector: {} };
       let host = -1;
-      if (running.length > 0) {
+      // candidates: running hosts with room (Nova's placement service hands over such a list)
+      cands.length = 0;
+      for (const h of running) if (freeCpu[h] >= cpu && freeMem[h] >= mem) cands.push({ hostId: this.ids[h] });
+      if (cands.length > 0) {
         try {
-          const r = core.engine.place({ workload, candidates: running });
+          const r = core.engine.place({ workload, candidates: cands });
           host = r.hostIndex;
           reservations.push(r.reservationId);
         } catch (e) {
@@ -171,16 +180,20 @@ export class WattplacePolicy implements SimPolicy {
       // none of the running hosts fits: wake the most efficient empty host that does
       while (host < 0 && next < order.length) {
         const h = order[next++];
-        if (open[h]) continue;
+        if (open[h] || freeCpu[h] < cpu || freeMem[h] < mem) continue;
         try {
           const r = core.engine.place({ workload, candidates: [{ hostId: this.ids[h] }] });
           host = r.hostIndex;
           reservations.push(r.reservationId);
           open[h] = 1;
-          running.push({ hostId: this.ids[h] });
+          running.push(h);
         } catch (e) {
           if (!(e instanceof NoFeasibleHostError)) throw e;
         }
+      }
+      if (host >= 0) {
+        freeCpu[host] -= cpu;
+        freeMem[host] -= mem;
       }
       out[i] = host;
     }
