@@ -89,7 +89,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   const kepler = keplerFromConfig(cfg, { core, log, metrics });
   // PlaceBatch and PlanConsolidation (src/decision/batch*.ts), on by default; opts.extra overrides
   const solverMetrics = new SolverMetrics(metrics.registry);
-  const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: { ...batchHandlers({ core, observer: (rpc) => solverMetrics.observer(rpc) }), ...opts.extra }, interceptors: security.grpcInterceptors });
+  const { server, health } = buildGrpcServer(deps, { maxMessageBytes: cfg.maxMessageBytes, extra: { ...batchHandlers({ core, migrationWatts: cfg.consolidationMigrationWatts, observer: (rpc) => solverMetrics.observer(rpc) }), ...opts.extra }, interceptors: security.grpcInterceptors });
 
   const g = splitHostPort(cfg.grpc);
   const grpcPort = await new Promise<number>((resolve, reject) =>

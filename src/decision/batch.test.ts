@@ -194,6 +194,26 @@ describe('PlanConsolidation over gRPC', () => {
   });
 });
 
+describe('PlanConsolidation with a saving required per migration', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    // consolidationMigrationWatts = 130: a migration must save 130 W to be planned
+    t = await startTestServer({ consolidationMigrationWatts: 130 });
+    await t.rpc.registerHosts({ hosts: [0, 1, 2, 3].map((i) => host(`s-${i}`, 8, 32, SMALL, ON)).concat([host('big', 64, 256, BIG, ON)]) });
+  });
+  afterAll(() => t.close());
+
+  it('plans no migration that saves less than that', async () => {
+    // Same fleet as above. No move: 4·63.75 + big in standby 12 = 267 W. One move: 225 W + 130 = 355;
+    // two: 183 W + 260 = 443 → no migration; the empty big host still goes to STANDBY.
+    const running = [0, 1, 2, 3].map((i) => ({ workload: wl(`w${i}`, 2, 4), hostId: `s-${i}` }));
+    const r = await t.rpc.planConsolidation({ running, hostIds: ['s-0', 's-1', 's-2', 's-3', 'big'], timeBudgetMs: 1000 });
+    expect(r.migrations).toEqual([]);
+    expect(r.standbyHostIds).toEqual(['big']);
+    expect(r.wattsAfter).toBeCloseTo(267, 6);
+  });
+});
+
 describe('PlanConsolidation from the snapshot', () => {
   let t: TestServer;
   beforeAll(async () => {

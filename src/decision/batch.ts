@@ -45,6 +45,8 @@ export interface BatchDeps {
   /** Exact backend factory (default javascript-lp-solver in a worker); null = heuristic only. */
   readonly backend?: (() => ExactBackend) | null;
   readonly observer?: (rpc: string) => BatchObserver;
+  /** PlanConsolidation: watts each migration must save (priced into the objective); default 0. */
+  readonly migrationWatts?: number;
 }
 
 /** Optimizer events plus the outcome of a consolidation plan (for metrics). */

@@ -155,7 +155,7 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     };
   });
   const ws: SolverWorkload[] = mine.map((m) => ({ id: m.w.id, cpu: m.w.demand.cpuMillis, mem: m.w.demand.memBytes, selector: m.w.selector ?? {}, current: inScope[m.h] }));
-  const problem: Problem = { hosts, workloads: ws, maxMigrations: req.maxMigrations === 0 ? Infinity : req.maxMigrations, migrationWatts: 0 };
+  const problem: Problem = { hosts, workloads: ws, maxMigrations: req.maxMigrations === 0 ? Infinity : req.maxMigrations, migrationWatts: deps.migrationWatts ?? 0 };
   const pp = prepare(problem);
   const cur = currentAssignment(problem);
   const curEval = evaluate(pp, cur);

@@ -99,6 +99,22 @@ describe('exact optimum on small mixed fleets', () => {
         return problem(hosts, ws);
       },
     },
+    {
+      name: 'exponential-and-table-4x6',
+      p: () => {
+        const expo = { name: 'expo', cores: 16, memGiB: 64, power: { kind: 'exponential' as const, k0: 60, k1: 20, k2: 1.8, standbyWatts: 4 } };
+        return problem([solverHost('e0', expo), solverHost('e1', expo), solverHost('t0', HOST_TYPES[1]), solverHost('s0', SMALL)], workloads(6, 13));
+      },
+    },
+    {
+      name: 'consolidation-with-migration-watts-3x5',
+      p: () => {
+        // running on three ON hosts; each migration must save 20 W to be worth it
+        const hosts = [0, 1, 2].map((i) => solverHost(`h${i}`, i === 0 ? BIG : SMALL, { state: PowerState.ON }));
+        const ws = [wl('a', 2, 4, {}, 0), wl('b', 1, 2, {}, 1), wl('c', 2, 2, {}, 1), wl('d', 1, 1, {}, 2), wl('e', 3, 4, {}, 0)];
+        return { hosts, workloads: ws, maxMigrations: 2, migrationWatts: 20 };
+      },
+    },
   ];
   it.each(scenarios)('$name: optimizer = brute force', async ({ p }) => {
     const prob = p();
