@@ -90,6 +90,24 @@ describe('wattplace simulate: outputs', () => {
   }, 120_000);
 });
 
+describe('wattplace simulate: parallel runs', () => {
+  it('worker threads (built CLI, --parallel 2) give the same figures as one thread', async () => {
+    const main = join(__dirname, '..', 'dist', 'main.js');
+    expect(existsSync(main)).toBe(true);
+    const a = join(tmp, 'par.json');
+    const b = join(tmp, 'seq.json');
+    const base = [main, 'simulate', '--scenario', fx('mini.yaml'), '--no-progress'];
+    const r1 = spawnSync(process.execPath, [...base, '--parallel', '2', '--json', a], { encoding: 'utf8' });
+    expect(r1.stderr).toBe('');
+    expect(r1.status).toBe(0);
+    const r2 = spawnSync(process.execPath, [...base, '--parallel', '1', '--json', b], { encoding: 'utf8' });
+    expect(r2.status).toBe(0);
+    const strip = (f: string) =>
+      JSON.parse(readFileSync(f, 'utf8')).results.map((m: Record<string, unknown>) => ({ ...m, wallSeconds: 0 }));
+    expect(strip(a)).toEqual(strip(b));
+  }, 120_000);
+});
+
 describe('wattplace simulate: invalid input', () => {
   it('names every bad field of a scenario and exits with 2', async () => {
     const err = sink();

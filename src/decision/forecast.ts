@@ -27,9 +27,11 @@ export interface ForecastConfig {
    * bursty workloads). Otherwise σ² = EWMA of squared errors.
    */
   readonly robust: boolean;
+  /** Never forecast below the latest observation (a rise is taken at once, a fall is believed slowly). */
+  readonly atLeastCurrent: boolean;
 }
 
-export const DEFAULT_FORECAST: ForecastConfig = { alpha: 0.3, window: 12, minSigma: 0.02, levelVariance: false, robust: true };
+export const DEFAULT_FORECAST: ForecastConfig = { alpha: 0.3, window: 12, minSigma: 0.02, levelVariance: false, robust: true, atLeastCurrent: false };
 
 export class WorkloadForecaster {
   private cap = 0;
@@ -120,7 +122,8 @@ export class WorkloadForecaster {
     const k = this.n[i];
     if (k === 0) return 0;
     const a = this.cfg.alpha;
-    return a * this.last[i] + (1 - a) * (this.sum[i] / k);
+    const f = a * this.last[i] + (1 - a) * (this.sum[i] / k);
+    return this.cfg.atLeastCurrent && this.last[i] > f ? this.last[i] : f;
   }
 
   /** s² for workload i (see the class comment). */
