@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     const t0 = now + 1;
     let ingestNs = 0n;
     let accepted = 0;
+    const cpu0 = process.cpuUsage();
     const start = process.hrtime.bigint();
     for (let k = 0; k < SAMPLES; k += CHUNK) {
       const a = process.hrtime.bigint();
@@ -76,15 +77,18 @@ async function main(): Promise<void> {
     }
     const ok = await p.flush(600_000);
     const totalS = Number(process.hrtime.bigint() - start) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    const nodeCpuS = (cpu.user + cpu.system) / 1e6;
     const st = p.status();
     const rate = Math.round(accepted / totalS);
-    results.ingest = { accepted, seconds: totalS, samplesPerSecond: rate, ingestSideSamplesPerSecond: Math.round(accepted / (Number(ingestNs) / 1e9)), written: st.written, dropped: st.dropped, drained: ok };
+    results.ingest = { accepted, seconds: totalS, wattplaceCpuSeconds: nodeCpuS, samplesPerSecond: rate, ingestSideSamplesPerSecond: Math.round(accepted / (Number(ingestNs) / 1e9)), written: st.written, dropped: st.dropped, drained: ok };
     printTable('Sustained ingest into InfluxDB (write-behind, batches of 5,000, one request in flight)', [
       {
         samples: accepted,
         'seconds (to last ack)': totalS.toFixed(2),
         'persisted samples/s': rate,
         'ingest-side samples/s': Math.round(accepted / (Number(ingestNs) / 1e9)),
+        'wattplace CPU s': nodeCpuS.toFixed(2),
         written: st.written,
         dropped: st.dropped,
       },
