@@ -114,7 +114,7 @@ export function buildMilp(pp: Prepared, sub: SubProblem, opts: { relax?: boolean
       if (!pp.allowed[w * nh + h]) continue;
       const name = `x${w}_${h}`;
       const lim = pp.cpuLim[h];
-      const fc = pp.cpu[w] / lim;
+      const fc = lim > 0 ? pp.cpu[w] / lim : 0; // lim 0: only zero-CPU workloads are allowed here
       const v: Record<string, number> = { [`a${w}`]: 1, [`c${h}`]: fc, [`m${h}`]: pp.memLim[h] > 0 ? pp.mem[w] / pp.memLim[h] : 0 };
       let cost = slope1[h] * pp.cpu[w];
       if (segsOf.has(h)) v[`g${h}`] = fc;

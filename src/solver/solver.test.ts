@@ -180,7 +180,8 @@ describe('corrupted solver answers', () => {
 });
 
 describe('time budget', () => {
-  it('a solve that overruns is killed at the hard deadline', async () => {
+  // wall-clock tests: retried, since a loaded CI machine can delay any timer
+  it('a solve that overruns is killed at the hard deadline', { retry: 2 }, async () => {
     // ten identical big hosts, 40 workloads: symmetric, javascript-lp-solver does not finish in seconds;
     // the model is small, so posting it to the thread costs next to nothing
     const pp = prepare(problem(Array.from({ length: 10 }, (_, i) => solverHost(`b${i}`, BIG)), workloads(40, 9)));
@@ -190,14 +191,14 @@ describe('time budget', () => {
     // a trivial solve first, so that thread start-up is not part of the measurement
     expect((await w.solve({ optimize: 'c', opType: 'min', constraints: {}, variables: {} }, 5000)).status).toBe('solved');
     const t0 = Date.now();
-    const out = await w.solve(m.model, 150);
+    const out = await w.solve(m.model, 400);
     const took = Date.now() - t0;
     await w.close();
     expect(out.status).toBe('timeout');
-    expect(took).toBeLessThan(150 * 1.1 + 20);
+    expect(took).toBeLessThan(400 * 1.1 + 20);
   });
 
-  it.each([1500])('optimize on 100 × 200 answers within %i ms + 10 %', async (budget) => {
+  it.each([1500])('optimize on 100 × 200 answers within %i ms + 10 %', { retry: 2 }, async (budget) => {
     const p = batchScenario(100, 200);
     const t0 = Date.now();
     const r = await optimize(p, { budgetMs: budget });
@@ -207,13 +208,31 @@ describe('time budget', () => {
     expect(verify(p, r.assignment)).toEqual([]);
   });
 
-  it('javascript-lp-solver alone on a large instance is stopped in time too', async () => {
+  it('javascript-lp-solver alone on a large instance is stopped in time too', { retry: 2 }, async () => {
     const p = batchScenario(50, 100);
     const t0 = Date.now();
     const r = await optimize(p, { budgetMs: 500, milpOnly: true });
     expect(Date.now() - t0).toBeLessThanOrEqual(550);
     // whatever it returned is either verified or nothing
     expect(verify(p, r.assignment, { mayBeUnplaced: new Set(r.unplaced) })).toEqual([]);
+  });
+});
+
+describe('edge cases', () => {
+  it('no hosts: everything unplaced, no crash', async () => {
+    const p = problem([], [wl('a', 1, 1)]);
+    const r = await optimize(p, { budgetMs: 200 });
+    expect(r.unplaced).toEqual([0]);
+    expect(r.stats.objective).toBe(0);
+  });
+
+  it('zero-demand workloads and a full host', async () => {
+    // h0 has no CPU left (cpuFree 0): only the zero-CPU workload may go there
+    const full: SolverHost = { ...solverHost('h0', SMALL, { state: PowerState.ON }), cpuFree: 0, cpuCeilingFree: 0, baseUtil: 1, canStandby: false };
+    const p = problem([full, solverHost('h1', SMALL)], [wl('zero', 0, 0), wl('one', 1, 1)]);
+    const r = await optimize(p, { budgetMs: 500, wholeLimit: 1000 });
+    expect(verify(p, r.assignment)).toEqual([]);
+    expect(r.assignment[1]).toBe(1);
   });
 });
 
