@@ -1,6 +1,6 @@
 import { PowerState, type HostSample, type HostSpec, type PowerModelSpec } from '../../domain';
 import { createPowerModel, type PowerModel } from '../../power';
-import { fitPowerCurve, rejectFit, type LearnedForm, type PowerFit } from '../../power/learned';
+import { fitPowerCurve, MIN_FIT_POINTS, rejectFit, type LearnedForm, type PowerFit } from '../../power/learned';
 import type { TelemetryListener } from '../store';
 
 export type LearnedMode = 'off' | 'report' | 'use';
@@ -220,7 +220,7 @@ export class LearnedPowerModels implements TelemetryListener {
     if (!fit) {
       s.fit = undefined;
       s.model = undefined;
-      s.reason = `not enough data to fit: ${n} samples`;
+      s.reason = n < MIN_FIT_POINTS ? `not enough data to fit: ${n} samples (at least ${MIN_FIT_POINTS})` : `cannot fit: the ${n} samples span less than 0.05 of CPU utilization`;
       this.withdraw(h, s);
       return;
     }
