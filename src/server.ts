@@ -6,6 +6,7 @@ import { HttpApi } from './api/http';
 import { Metrics } from './api/metrics';
 import { SolverMetrics } from './decision/batch-metrics';
 import { batchHandlers } from './decision/batch-rpc';
+import { rebalancePlugin } from './decision/rebalance-http';
 import { k8sPlugin } from './api/k8s';
 import { keplerFromConfig } from './api/kepler';
 import { LOG_REDACT, loadSecurity } from './api/auth';
@@ -85,7 +86,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
     contentType: metrics.registry.contentType,
   }));
   const deps = { core, metrics, log };
-  for (const p of [k8sPlugin(cfg), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
+  for (const p of [k8sPlugin(cfg), rebalancePlugin(), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
   const kepler = keplerFromConfig(cfg, { core, log, metrics });
   // PlaceBatch and PlanConsolidation (src/decision/batch*.ts), on by default; opts.extra overrides
   const solverMetrics = new SolverMetrics(metrics.registry);

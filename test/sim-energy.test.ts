@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { simulate } from '../src/sim/engine';
+import { simulate, type SimPolicy } from '../src/sim/engine';
 import { FirstFitPolicy, NonePolicy } from '../src/sim/policies/basic';
 import { loadTraces, workloadsOf } from '../src/sim/run';
 import { fleetOf, loadScenario } from '../src/sim/scenario';
@@ -12,7 +12,7 @@ const fx = (f: string): string => join(__dirname, 'fixtures', 'sim', f);
  * standby 10 W, step 100 s, site carbon 400 g/kWh. two-host.csv: A demands 500 then
  * 1000 MIPS, B 200 then 200; first fit puts both on host 0 (700 ≤ 1000).
  */
-async function twoHost(csv: string, compat: boolean, policy = new FirstFitPolicy()) {
+async function twoHost(csv: string, compat: boolean, policy: SimPolicy = new FirstFitPolicy()) {
   const s = loadScenario(fx('two-host.yaml'));
   const sc = { ...s, trace: { csv: fx(csv) }, cloudsimCompat: compat };
   const wl = workloadsOf(sc, await loadTraces(sc));

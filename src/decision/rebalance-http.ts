@@ -1,0 +1,110 @@
+import { LimitError, PowerState, ValidationError } from '../domain';
+import type { HttpApi } from '../api/http';
+import { DEFAULT_FORECAST, WorkloadForecaster } from './forecast';
+import { DEFAULT_REBALANCE, Rebalancer, type RebalanceConfig } from './rebalance';
+import type { Wattplace } from './wattplace';
+
+/** Most running workloads one rebalance request may carry, and samples of history per workload. */
+export const REBALANCE_LIMITS = { maxWorkloads: 50_000, maxHistory: 1000 };
+
+interface RunningBody {
+  workloadId?: unknown;
+  hostId?: unknown;
+  /** Recent CPU demand samples (millicores), oldest first, one per telemetry interval. */
+  cpuHistory?: unknown;
+  memBytes?: unknown;
+  /** Migration cost weight (memory to copy); default memBytes. */
+  cost?: unknown;
+}
+
+const num = (v: unknown, field: string, min = 0): number => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ValidationError(field, `must be a finite number ≥ ${min}, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+/**
+ * `POST /v1/rebalance`: one interval of the forecast-driven consolidation the
+ * simulator's `wattplace` policy runs (src/decision/forecast.ts and
+ * rebalance.ts, the same classes), on the registered hosts:
+ *
+ *   { "running": [{ "workloadId", "hostId", "cpuHistory": [millicores, … oldest first],
+ *                   "memBytes", "cost"? }],
+ *     "z"?, "drainZ"?, "openZ"?, "maxMigrations"? }
+ *   → { "migrations": [{ workloadId, sourceHostId, targetHostId }] (in order),
+ *       "drainedHostIds", "wokenHostIds", "unresolved" }
+ *
+ * Hosts in MAINTENANCE take nothing new. Capacity is the registered CPU and
+ * memory; power comes from each host's model. Bad input is a 400 naming the field.
+ */
+export function rebalancePlugin() {
+  return ({ core, http }: { core: Wattplace; http: HttpApi }): void => {
+    http.route('POST', '/v1/rebalance', ({ body }) => ({ status: 200, body: rebalance(core, body) }), { metric: 'rebalance' });
+  };
+}
+
+export function rebalance(core: Wattplace, body: unknown) {
+  if (typeof body !== 'object' || body === null) throw new ValidationError('body', 'must be a JSON object');
+  const b = body as Record<string, unknown>;
+  if (!Array.isArray(b.running)) throw new ValidationError('running', 'must be an array');
+  const running = b.running as RunningBody[];
+  if (running.length > REBALANCE_LIMITS.maxWorkloads) throw new LimitError('running', `at most ${REBALANCE_LIMITS.maxWorkloads} entries, got ${running.length}`);
+  const cfg: RebalanceConfig = {
+    ...DEFAULT_REBALANCE,
+    z: b.z === undefined ? DEFAULT_REBALANCE.z : num(b.z, 'z'),
+    drainZ: b.drainZ === undefined ? DEFAULT_REBALANCE.drainZ : num(b.drainZ, 'drainZ'),
+    openZ: b.openZ === undefined ? DEFAULT_REBALANCE.openZ : num(b.openZ, 'openZ'),
+    maxMigrations: b.maxMigrations === undefined ? Infinity : num(b.maxMigrations, 'maxMigrations'),
+  };
+  core.collector.refresh();
+  const snap = core.collector.current();
+  const n = running.length;
+  const host = new Int32Array(n);
+  const mean = new Float64Array(n);
+  const variance = new Float64Array(n);
+  const mem = new Float64Array(n);
+  const cost = new Float64Array(n);
+  const ids: string[] = new Array(n);
+  const fc = new WorkloadForecaster(DEFAULT_FORECAST);
+  fc.ensure(n);
+  const seen = new Set<string>();
+  running.forEach((r, i) => {
+    const at = `running[${i}]`;
+    if (typeof r !== 'object' || r === null) throw new ValidationError(at, 'must be an object');
+    if (typeof r.workloadId !== 'string' || !r.workloadId) throw new ValidationError(`${at}.workloadId`, 'required');
+    if (seen.has(r.workloadId)) throw new ValidationError(`${at}.workloadId`, `duplicate workload id ${JSON.stringify(r.workloadId)}`);
+    seen.add(r.workloadId);
+    ids[i] = r.workloadId;
+    if (typeof r.hostId !== 'string') throw new ValidationError(`${at}.hostId`, 'required');
+    const h = snap.indexOf(r.hostId);
+    if (h < 0) throw new ValidationError(`${at}.hostId`, `unknown host ${JSON.stringify(r.hostId)}: not registered with wattplace`);
+    host[i] = h;
+    if (!Array.isArray(r.cpuHistory) || r.cpuHistory.length === 0) throw new ValidationError(`${at}.cpuHistory`, 'needs at least one sample');
+    if (r.cpuHistory.length > REBALANCE_LIMITS.maxHistory) throw new LimitError(`${at}.cpuHistory`, `at most ${REBALANCE_LIMITS.maxHistory} samples, got ${r.cpuHistory.length}`);
+    fc.reset(i);
+    (r.cpuHistory as unknown[]).forEach((x, k) => fc.observe(i, num(x, `${at}.cpuHistory[${k}]`)));
+    mean[i] = fc.forecast(i);
+    variance[i] = fc.variance(i);
+    mem[i] = r.memBytes === undefined ? 0 : num(r.memBytes, `${at}.memBytes`);
+    cost[i] = r.cost === undefined ? Math.max(1, mem[i]) : num(r.cost, `${at}.cost`);
+  });
+  const usable = new Uint8Array(snap.size);
+  for (let h = 0; h < snap.size; h++) usable[h] = snap.state[h] === PowerState.MAINTENANCE ? 0 : 1;
+  const plan = new Rebalancer(cfg).plan(
+    { n: snap.size, cap: snap.capCpu, memCap: snap.capMem, models: snap.models, usable },
+    { n, host, mean, variance, mem, cost },
+  );
+  const moves: { workloadId: string; sourceHostId: string; targetHostId: string }[] = [];
+  const where = Int32Array.from(host);
+  for (let i = 0; i < plan.migrations.length; i += 2) {
+    const w = plan.migrations[i];
+    const t = plan.migrations[i + 1];
+    moves.push({ workloadId: ids[w], sourceHostId: snap.ids[where[w]], targetHostId: snap.ids[t] });
+    where[w] = t;
+  }
+  return {
+    migrations: moves,
+    drainedHostIds: plan.drained.map((h) => snap.ids[h]),
+    wokenHostIds: plan.opened.map((h) => snap.ids[h]),
+    unresolved: plan.unresolved,
+  };
+}
