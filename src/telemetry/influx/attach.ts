@@ -84,6 +84,8 @@ export class InfluxAttachment {
         deps.registry,
         deps.clock,
       );
+      // From now on everything the store accepts is persisted (before any port opens).
+      deps.store.addListener(this.persistence);
     }
     if (options.telegraf) {
       this.telegraf = new TelegrafReader(
@@ -96,7 +98,7 @@ export class InfluxAttachment {
     }
   }
 
-  /** Attaches the listener (live data is persisted from now on) and starts the restore in the background. */
+  /** Starts the restore in the background (and the Telegraf reader once restored). */
   start(): Promise<RestoreResult | undefined> {
     const p = this.persistence;
     if (!p) {
@@ -104,7 +106,6 @@ export class InfluxAttachment {
       this.telegraf?.start();
       return Promise.resolve(undefined);
     }
-    this.deps.store.addListener(p);
     this.restoredPromise = p.restore().then((r) => {
       this.restoreDone = true;
       this.deps.refresh();

@@ -23,7 +23,7 @@ export function parseInfluxUrl(raw: string | undefined, field: string, defaultDa
   try {
     u = new URL(raw);
   } catch {
-    throw new ValidationError(field, `not a URL: ${JSON.stringify(raw)}`);
+    throw new ValidationError(field, 'not a URL (expected http://host:port/database)'); // the value is not echoed: it may hold a password
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ValidationError(field, `must be http:// or https://, got ${u.protocol}`);
   const segs = u.pathname.split('/').filter(Boolean);
