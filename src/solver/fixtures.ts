@@ -113,3 +113,18 @@ export function consolidationScenario(hosts: number, wl: number, maxMigrations =
   }
   return { hosts: hs, workloads: placed, maxMigrations, migrationWatts: 0 };
 }
+
+/**
+ * The named scenarios of the tests and the benchmark (hosts × workloads):
+ *   batch-5x10 … batch-100x200: mixed fleet, all hosts in STANDBY, seeded workloads;
+ *   consolidation-40x80-budget30: fragmented ON fleet, at most 30 migrations;
+ *   consolidation-200x400: 200 ON hosts, 400 running workloads, no migration limit.
+ */
+export const SCENARIOS: Readonly<Record<string, () => Problem>> = {
+  'batch-5x10': () => batchScenario(5, 10),
+  'batch-20x40': () => batchScenario(20, 40),
+  'batch-50x100': () => batchScenario(50, 100),
+  'batch-100x200': () => batchScenario(100, 200),
+  'consolidation-40x80-budget30': () => consolidationScenario(40, 80, 30),
+  'consolidation-200x400': () => consolidationScenario(200, 400),
+};

@@ -143,7 +143,8 @@ export async function optimize(p: Problem, opts: OptimizeOptions): Promise<Optim
     placed.push(w);
     demandCpu += pp.cpu[w];
   }
-  let bound = unplacedSet.size === 0 ? fluidBound(pp, demandCpu) : -Infinity;
+  // a bound on placing the workloads that are placed (the unplaceable ones are out of the problem)
+  let bound = placed.length > 0 || unplacedSet.size === 0 ? fluidBound(pp, demandCpu) : -Infinity;
   if (!Number.isFinite(bound)) bound = -Infinity;
   let proven = false;
   let solves = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PowerState } from '../domain';
-import { batchScenario, consolidationScenario, HOST_TYPES, mixedFleet, solverHost, workloads } from './fixtures';
+import { batchScenario, consolidationScenario, HOST_TYPES, mixedFleet, SCENARIOS, solverHost, workloads } from './fixtures';
 import { heuristic, objectiveOf } from './heuristic';
 import { LpWorker } from './lp-worker';
 import { buildMilp } from './milp';
@@ -127,12 +127,8 @@ describe('exact optimum on small mixed fleets', () => {
 });
 
 describe('every answer is verified', () => {
-  it.each([
-    [5, 10],
-    [20, 40],
-    [50, 100],
-  ])('batch %i hosts × %i workloads', async (h, w) => {
-    const p = batchScenario(h, w);
+  it.each(['batch-5x10', 'batch-20x40', 'batch-50x100'])('%s', async (name) => {
+    const p = SCENARIOS[name]();
     const r = await optimize(p, { budgetMs: 400 });
     expect(r.unplaced).toEqual([]);
     expect(verify(p, r.assignment)).toEqual([]);
@@ -237,14 +233,17 @@ describe('edge cases', () => {
 });
 
 describe('consolidation plans', () => {
-  it('every step of the ordered plan keeps every host within capacity and the ceiling', async () => {
-    const p = consolidationScenario(40, 80, 30);
+  it.each([
+    ['consolidation-40x80-budget30', 600, 30],
+    ['consolidation-200x400', 1500, Infinity],
+  ])('%s: every step of the ordered plan keeps every host within capacity and the ceiling', async (name, budget, maxMig) => {
+    const p = SCENARIOS[name]();
     const cur = Int32Array.from(p.workloads, (w) => w.current);
-    const r = await optimize(p, { budgetMs: 600 });
+    const r = await optimize(p, { budgetMs: budget });
     expect(verify(p, r.assignment)).toEqual([]);
     const plan = orderMigrations(p, cur, r.assignment);
     expect(verifyPlan(p, cur, plan.steps)).toEqual([]);
-    expect(plan.steps.length).toBeLessThanOrEqual(30);
+    expect(plan.steps.length).toBeLessThanOrEqual(maxMig);
     expect(verify(p, plan.final)).toEqual([]);
     const pp = prepare(p);
     expect(evaluate(pp, plan.final).watts).toBeLessThan(evaluate(pp, cur).watts);
