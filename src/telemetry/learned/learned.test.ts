@@ -128,6 +128,27 @@ describe('learned power models from the memory store window', () => {
     else expect(w).toBeCloseTo(20, 6);
   });
 
+  it('learnedForm exponential: fits k0 + k1·e^(k2·u) and serves it as an exponential model', async () => {
+    // Truth P(u) = 70 + 30·e^(1.5u): P(0) = 100 W, P(1) = 204.45 W; 600 samples, σ 1.5 W.
+    const t = await serve({ learnedModels: 'use', learnedForm: 'exponential', learnedWindow: 1024 });
+    await t.rpc.registerHosts({ hosts: [pbHost('e', { cpu: 10_000, memGiB: 64, power: pbLinear(100, 200) })] });
+    const r = rng(21);
+    const t0 = Date.now() - 50_000;
+    await t.rpc.report({
+      samples: Array.from({ length: 600 }, (_, i) => {
+        const u = r.uniform();
+        return sample('e', new Date(t0 + i), u, { watts: 70 + 30 * Math.exp(1.5 * u) + 1.5 * r.normal() });
+      }),
+    });
+    const m = await getPowerModel(t, 'e');
+    expect(m.learned?.model?.$case).toBe('exponential');
+    expect(m.inUse).toBe(true);
+    m.learnedTableWatts.forEach((w, i) => {
+      const truth = 70 + 30 * Math.exp(0.15 * i);
+      expect(Math.abs(w - truth) / truth).toBeLessThan(0.03);
+    });
+  });
+
   it('ignores samples of hosts that are not ON (standby power says nothing about the load curve)', async () => {
     const t = await serve({ learnedModels: 'use' });
     await t.rpc.registerHosts({ hosts: [pbHost('s', { cpu: 10_000, memGiB: 64, power: pbLinear(100, 200, 5), state: pb.PowerState.POWER_STATE_STANDBY })] });
