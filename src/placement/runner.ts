@@ -107,6 +107,8 @@ export class PlacementRunner {
   /** Candidate position of each rejection, so explaining it needs no search. */
   private rejPos = new Int32Array(0);
   private readonly cursor = new Cursor();
+  /** One host's marginal watts, score and fit, from scoreHost. */
+  private readonly tmp = new Float64Array(3);
 
   constructor(readonly filters: readonly FilterPlugin[] = DEFAULT_FILTERS) {}
 
@@ -200,16 +202,9 @@ export class PlacementRunner {
         nrej++;
         continue;
       }
-      let mw: number;
-      let sc: number;
-      let ft: number;
-      try {
-        mw = marginalWatts(d, c);
-        sc = -mw * carbonFactor(d, c);
-        ft = freeCpuShareAfter(d, c);
-        if (sc !== sc) throw new Error(`score is NaN (marginal watts ${mw})`);
-      } catch (e) {
-        pluginErrors.push({ plugin: 'Score', hostIndex: h, error: e instanceof Error ? e.message : String(e) });
+      const err = this.scoreHost(d, c);
+      if (err !== null) {
+        pluginErrors.push({ plugin: 'Score', hostIndex: h, error: err });
         rejIdx[nrej] = h;
         rejPlugin[nrej] = -1;
         rejCode[nrej] = -1;
@@ -217,12 +212,22 @@ export class PlacementRunner {
         nrej++;
         continue;
       }
+      const t = this.tmp;
+      const mw = t[0];
+      const sc = t[1];
+      const ft = t[2];
       feasible++;
       // Insert into order[0..count) keeping best first; with a finite topK the
       // list is cut at topK, so Place keeps only what it returns.
       let pos = count;
       if (topK !== Infinity) {
-        while (pos > 0 && better(sc, ft, h, score[pos - 1], fit[pos - 1], order[pos - 1])) pos--;
+        // better(sc, ft, h, …pos − 1) written out, so no double crosses a call boundary (boxed) per host
+        while (pos > 0) {
+          const sb = score[pos - 1];
+          const fb = fit[pos - 1];
+          if (sc > sb + EPS || (sc >= sb - EPS && (ft < fb - EPS || (!(ft > fb + EPS) && h < order[pos - 1])))) pos--;
+          else break;
+        }
         if (pos >= topK) continue;
       } // else Evaluate keeps everything: append now, sort once after the pass.
       const end = count < topK ? count : topK - 1;
@@ -257,6 +262,29 @@ export class PlacementRunner {
       rejected[r] = { hostIndex: h, plugin: filters[p].name, reason: filters[p].explain(code, d, c) };
     }
     return { considered: n, feasible, count, order, marginal, score, rejected, pluginErrors };
+  }
+
+  /**
+   * Scores the cursor's host into tmp[0..2] (marginal watts, score, fit);
+   * returns null, or the error message of a score plugin that threw. The
+   * numbers travel through a typed array rather than return values or
+   * variables live across a catch, which the compiler would box: one heap
+   * allocation per number per host.
+   */
+  private scoreHost(d: PreparedDemand, c: HostCursor): string | null {
+    try {
+      const mw = marginalWatts(d, c);
+      const sc = -mw * carbonFactor(d, c);
+      const ft = freeCpuShareAfter(d, c);
+      if (sc !== sc) throw new Error(`score is NaN (marginal watts ${mw})`);
+      const t = this.tmp;
+      t[0] = mw;
+      t[1] = sc;
+      t[2] = ft;
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
   }
 
   private sortAll(count: number): void {
