@@ -101,8 +101,15 @@ export async function optimize(p: Problem, opts: OptimizeOptions): Promise<Optim
   const nw = pp.nw;
 
   const factory = opts.backend === undefined ? jsLpBackend : opts.backend;
-  const backend = factory ? factory() : null;
-  backend?.warm?.();
+  let backend: ExactBackend | null = null;
+  try {
+    backend = factory ? factory() : null;
+    backend?.warm?.();
+  } catch {
+    // no thread to be had (resource limits): the heuristic answer still stands
+    obs?.fallback?.('error', 'backend');
+    backend = null;
+  }
   let best: Assignment;
   let method = 'heuristic';
   if (opts.milpOnly) {
