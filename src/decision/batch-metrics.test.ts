@@ -1,0 +1,46 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { batchScenario } from '../solver/fixtures';
+import { jsLpBackend, optimize, type ExactBackend } from '../solver/optimize';
+import { verify } from '../solver/verify';
+import { SolverMetrics } from './batch-metrics';
+
+/** The real backend, every answer replaced by "everything on the first host of the model". */
+const corrupting = (): ExactBackend => {
+  const real = jsLpBackend();
+  return {
+    name: 'corrupt',
+    warm: () => real.warm?.(),
+    close: () => real.close(),
+    async solve(model, ms) {
+      const out = await real.solve(model, ms);
+      if (out.status !== 'solved') return out;
+      const r: Record<string, number | boolean> = { feasible: true, result: 0 };
+      for (const k of Object.keys(model.variables)) if (k.startsWith('x')) r[k] = k.endsWith('_0') ? 1 : 0;
+      return { ...out, result: r };
+    },
+  };
+};
+
+const value = async (reg: Registry, name: string, labels: Record<string, string>, series = name) => {
+  const m = reg.getSingleMetric(name);
+  const v = (await m!.get()).values.filter((x) => (x.metricName ?? name) === series && Object.entries(labels).every(([k, l]) => x.labels[k] === l));
+  return v.reduce((s, x) => s + x.value, 0);
+};
+
+describe('solver metrics', () => {
+  // needs a few neighbourhood solves to finish in the budget: retried on a loaded machine
+  it('count answers by method, verification failures and fallbacks', { retry: 2 }, async () => {
+    const reg = new Registry();
+    const m = new SolverMetrics(reg);
+    const p = batchScenario(20, 40);
+    const r = await optimize(p, { budgetMs: 1500, backend: corrupting, observer: m.observer('PlaceBatch') });
+    expect(verify(p, r.assignment)).toEqual([]);
+    expect(await value(reg, 'wattplace_solver_answers_total', { rpc: 'PlaceBatch', method: 'heuristic' })).toBe(1);
+    const failures = await value(reg, 'wattplace_solver_verification_failures_total', { rpc: 'PlaceBatch' });
+    expect(failures).toBeGreaterThan(0);
+    expect(await value(reg, 'wattplace_solver_fallbacks_total', { rpc: 'PlaceBatch', reason: 'verify', backend: 'corrupt' })).toBe(failures);
+    expect(await value(reg, 'wattplace_solver_duration_seconds', { rpc: 'PlaceBatch' }, 'wattplace_solver_duration_seconds_count')).toBe(1);
+    expect(await value(reg, 'wattplace_solver_gap_ratio', { rpc: 'PlaceBatch' }, 'wattplace_solver_gap_ratio_count')).toBe(1);
+  });
+});
