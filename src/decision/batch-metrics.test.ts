@@ -24,7 +24,7 @@ const corrupting = (): ExactBackend => {
 
 const value = async (reg: Registry, name: string, labels: Record<string, string>, series = name) => {
   const m = reg.getSingleMetric(name);
-  const v = (await m!.get()).values.filter((x) => (x.metricName ?? name) === series && Object.entries(labels).every(([k, l]) => x.labels[k] === l));
+  const v = (await m!.get()).values.filter((x) => ((x as { metricName?: string }).metricName ?? name) === series && Object.entries(labels).every(([k, l]) => x.labels[k] === l));
   return v.reduce((s, x) => s + x.value, 0);
 };
 
