@@ -16,7 +16,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { buildFleet, rng } from './lib/fleet';
-import { loadFleet, MAIN_JS } from './lib/server';
+import { loadFleet, MAIN_JS, processCpuMs } from './lib/server';
 import { ms, printJson, printTable, summarize } from './lib/stats';
 
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
@@ -26,7 +26,7 @@ const FIXTURES = path.resolve(__dirname, '../../../src/api/k8s/fixtures');
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function startServer(): Promise<{ grpc: string; http: string; stop(): Promise<void> }> {
+function startServer(): Promise<{ grpc: string; http: string; pid: number; stop(): Promise<void> }> {
   // Telemetry is loaded once; a day's staleness bound keeps the fleet's rejection mix fixed for the whole run.
   const flags = ['--grpc', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'info', '--stale-after-ms', '86400000'];
   const proc = spawn(process.execPath, [MAIN_JS, 'serve', ...flags], {
@@ -43,7 +43,7 @@ function startServer(): Promise<{ grpc: string; http: string; stop(): Promise<vo
       }
       if (m.msg === 'wattplace serving') {
         const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-        resolve({ grpc: m.grpc, http: m.http, stop: async () => void (proc.kill('SIGTERM'), await exited) });
+        resolve({ grpc: m.grpc, http: m.http, pid: proc.pid!, stop: async () => void (proc.kill('SIGTERM'), await exited) });
       }
     });
   });
@@ -121,11 +121,15 @@ async function main() {
         const passed = verb === 'filter' ? (ans.NodeNames ?? ans.Nodes.items).length : (ans as Json[]).filter((p) => p.Score > 0).length;
         if (verb === 'filter' && ans.Error) throw new Error(`filter ${c.name}: ${ans.Error}`);
         const lat: number[] = [];
+        let cpu0 = NaN;
         for (let i = 0; i < WARMUP + ITER; i++) {
+          if (i === WARMUP) cpu0 = processCpuMs(server.pid);
           const res = await post(server.http, `/k8s/${verb}`, c.bodies[i % c.bodies.length]);
           if (res.status !== 200) throw new Error(`${verb}: HTTP ${res.status}`);
           if (i >= WARMUP) lat.push(res.ns);
         }
+        // Server CPU per call (user + system, whole process): what the answer costs, less sensitive to a busy machine than latency.
+        const cpuPerCall = Math.round(((processCpuMs(server.pid) - cpu0) / ITER) * 1000) / 1000;
         const s = summarize(lat);
         const row = {
           case: c.name,
@@ -138,8 +142,9 @@ async function main() {
           p90ms: ms(s.p90),
           p99ms: ms(s.p99),
           maxms: ms(s.max),
+          serverCpuMsPerCall: cpuPerCall,
         };
-        rows.push({ case: row.case, verb, reqKiB: row.requestKiB, resKiB: row.responseKiB, n: s.n, p50ms: row.p50ms, p90ms: row.p90ms, p99ms: row.p99ms, maxms: row.maxms });
+        rows.push({ case: row.case, verb, reqKiB: row.requestKiB, resKiB: row.responseKiB, n: s.n, p50ms: row.p50ms, p90ms: row.p90ms, p99ms: row.p99ms, maxms: row.maxms, srvCpuMs: cpuPerCall });
         results.push({ ...row, passedOrScored: passed });
       }
     }
