@@ -334,6 +334,8 @@ export class Simulator {
    */
   private hostUpdateCompat(h: number, t: number): void {
     const l = this.lists[h];
+    // an empty host that was already off: nothing changes (inactive entries add no time)
+    if (l.length === 0 && this.UM[h] === 0 && this.prevUM[h] === 0 && !this.hActive[h]) return;
     const pe = this.fleet.coreMips[h];
     const total = this.fleet.total[h];
     const mi = this.migIn[h];
