@@ -68,7 +68,12 @@ function request(method: string, url: string, body?: string): Promise<{ status: 
   });
 }
 
-function config(dir: string, httpPort: number, rpcPort: number): string {
+export interface InfluxdOptions {
+  /** [http] max-body-size in bytes (0 = unlimited, the default here). */
+  readonly maxBodySize?: number;
+}
+
+function config(dir: string, httpPort: number, rpcPort: number, o: InfluxdOptions): string {
   return `reporting-disabled = true
 bind-address = "127.0.0.1:${rpcPort}"
 [meta]
@@ -91,14 +96,14 @@ bind-address = "127.0.0.1:${rpcPort}"
   log-enabled = false
   pprof-enabled = false
   unix-socket-enabled = false
-  max-body-size = 0
+  max-body-size = ${o.maxBodySize ?? 0}
 [logging]
   level = "error"
   suppress-logo = true
 `;
 }
 
-export async function startInfluxd(): Promise<Influxd> {
+export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> {
   if (!fs.existsSync(INFLUXD_BIN)) {
     throw new Error(`${INFLUXD_BIN} not found: install the Debian package "influxdb" (test/setup/apt-packages.txt; npm test installs it)`);
   }
@@ -106,7 +111,7 @@ export async function startInfluxd(): Promise<Influxd> {
   const httpPort = await freePort();
   const rpcPort = await freePort();
   const conf = path.join(dir, 'influxdb.conf');
-  fs.writeFileSync(conf, config(dir, httpPort, rpcPort));
+  fs.writeFileSync(conf, config(dir, httpPort, rpcPort, opts));
   const url = `http://127.0.0.1:${httpPort}`;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();

@@ -83,6 +83,7 @@ export class InfluxPersistence implements TelemetryListener {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private timerImmediate = false;
+  private lastHostTime = -Infinity;
   private backoffMs = 0;
   private applying = false;
   private written = 0;
@@ -151,7 +152,9 @@ export class InfluxPersistence implements TelemetryListener {
 
   hostsRegistered(specs: readonly HostSpec[]): void {
     if (this.applying || this.closed) return;
-    const t = this.clock();
+    // Strictly increasing: a later registration never gets an earlier (or the same) timestamp,
+    // so `last(spec)` on restore is the newest one even if the clock steps back.
+    const t = (this.lastHostTime = Math.max(this.clock(), this.lastHostTime + 1));
     for (const spec of specs) {
       const json = JSON.stringify(spec);
       this.enqueue(Kind.Host, { spec, json, time: t }, 60 + spec.id.length + json.length);
@@ -248,6 +251,30 @@ export class InfluxPersistence implements TelemetryListener {
     return this.backoffMs;
   }
 
+  /**
+   * Writes a batch, returning how many points were refused as too large; when InfluxDB answers 413 (body larger than its
+   * max-body-size) the batch is written in halves, recursively. Lines never
+   * contain a raw newline (tags are escaped, the spec JSON has none), so
+   * splitting at newlines is safe; a retry after a partial success rewrites
+   * points with the same series and time, which InfluxDB treats as one.
+   */
+  private async writeSplitting(body: string): Promise<number> {
+    try {
+      await this.writer.write(body);
+      return 0;
+    } catch (e) {
+      if ((e as WriteFailure).status !== 413) throw e;
+      const mid = body.indexOf('\n', body.length >> 1);
+      const cut = mid >= 0 ? mid : body.lastIndexOf('\n');
+      if (cut < 0) {
+        // One point alone is too large: refused, not retried.
+        this.log.error({ bytes: body.length, point: body.slice(0, 200) }, 'InfluxDB refused a point larger than its max-body-size');
+        return 1;
+      }
+      return (await this.writeSplitting(body.slice(0, cut))) + (await this.writeSplitting(body.slice(cut + 1)));
+    }
+  }
+
   /** Writes batches until the queue is empty or a write fails. */
   private async pump(): Promise<void> {
     if (this.writing) return;
@@ -258,8 +285,9 @@ export class InfluxPersistence implements TelemetryListener {
         const n = this.queue.take(this.config.batchSize, (k, v) => {
           body += body.length ? `\n${this.toLine(k, v)}` : this.toLine(k, v);
         });
+        let tooLarge = 0;
         try {
-          await this.writer.write(body);
+          tooLarge = await this.writeSplitting(body);
         } catch (e) {
           const status = (e as WriteFailure).status;
           const text = (e as WriteFailure).body ?? '';
@@ -272,7 +300,7 @@ export class InfluxPersistence implements TelemetryListener {
             } catch (e2) {
               this.fail(e2, 'create database');
             }
-          } else if (status === 400 || status === 413) {
+          } else if (status === 400) {
             const m = /dropped=(\d+)/.exec(text);
             const refused = m ? Number(m[1]) : n;
             this.rejected += refused;
@@ -290,8 +318,12 @@ export class InfluxPersistence implements TelemetryListener {
           return;
         }
         this.queue.commit();
-        this.written += n;
-        this.metrics?.written.inc(n);
+        this.written += n - tooLarge;
+        this.metrics?.written.inc(n - tooLarge);
+        if (tooLarge > 0) {
+          this.rejected += tooLarge;
+          this.metrics?.rejected.inc(tooLarge);
+        }
         this.backoffMs = 0;
         if (this.state === 'degraded') {
           this.log.info({ queued: this.queue.points, dropped: this.queue.droppedTotal }, 'InfluxDB reachable again; draining the buffer');
