@@ -3,7 +3,7 @@ import type { Fleet, Workloads } from '../src/sim/cluster';
 import { HISTORY, type SimView } from '../src/sim/engine';
 import { FirstFitPolicy, NonePolicy, SpreadPolicy } from '../src/sim/policies/basic';
 import { CloudSimPolicy } from '../src/sim/policies/cloudsim';
-import { WattplacePolicy } from '../src/sim/policies/wattplace';
+import { DEFAULT_WATTPLACE_POLICY, WattplacePolicy } from '../src/sim/policies/wattplace';
 import { buildFleet } from '../src/sim/cluster';
 import { HP_G4, HP_G5, catalogHostType } from '../src/sim/planetlab';
 
@@ -194,5 +194,35 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
       { req: 4000, host: 1 },
     ]);
     expect(p.optimize(v)).toEqual([]);
+  });
+  it('react-to-current: with useCurrent a host measured over capacity is relieved though its forecast lags', () => {
+    // z = 0 (forecast mean only), no drains. Step 1: h0 1500 × 3, h1 500.
+    // Step 2: h0 2000 + 1900 + 1800 = 5700 > 5320 now; forecasts 0.3·now + 0.7·mean:
+    //   1825 + 1760 + 1695 = 5280 ≤ 5320: "safe" by the forecast alone.
+    // useCurrent: relieve; any single move fixes it; cost RAM × forecast:
+    //   vm0 870·1825 = 1.59 M, vm1 1740·1760 = 3.06 M, vm2 613·1695 = 1.04 M → vm2 → h1.
+    const cfg = (useCurrent: boolean) => ({
+      ...DEFAULT_WATTPLACE_POLICY,
+      useCurrent,
+      rebalance: { ...DEFAULT_WATTPLACE_POLICY.rebalance, z: 0, maxDrains: 0 },
+    });
+    const run = (useCurrent: boolean): number[][] => {
+      const p = new WattplacePolicy(cfg(useCurrent));
+      const fleet = g4g5(['g5', 'g5']);
+      const at = (r: number[], step: number) =>
+        view(
+          fleet,
+          [
+            { req: r[0], ram: 870, host: 0 },
+            { req: r[1], ram: 1740, host: 0 },
+            { req: r[2], ram: 613, host: 0 },
+            { req: 500, ram: 870, host: 1 },
+          ],
+          { step },
+        );
+      return [p.optimize(at([1500, 1500, 1500], 1)), p.optimize(at([2000, 1900, 1800], 2))];
+    };
+    expect(run(true)).toEqual([[], [2, 1]]);
+    expect(run(false)).toEqual([[], []]);
   });
 });

@@ -89,6 +89,12 @@ export interface RebalanceWorkloads {
   readonly cost: Float64Array;
   /** 1 = must not move now. */
   readonly pinned?: Uint8Array;
+  /**
+   * Demand measured now, when known: a host whose current demand is above its
+   * capacity is relieved even if the forecast (which lags a jump) says it is
+   * safe, and no move may put a host's current demand above its capacity.
+   */
+  readonly current?: Float64Array;
 }
 
 export interface RebalancePlan {
@@ -109,6 +115,8 @@ export function efficiencyOrder(hosts: RebalanceHosts): Int32Array {
 
 export class Rebalancer {
   private F = new Float64Array(0);
+  private C = new Float64Array(0);
+  private cur: Float64Array | null = null;
   private V = new Float64Array(0);
   private M = new Float64Array(0);
   private cnt = new Int32Array(0);
@@ -129,15 +137,20 @@ export class Rebalancer {
     return this.cfg.ceiling * hs.cap[h];
   }
 
-  private safeWith(hs: RebalanceHosts, h: number, dm: number, dv: number, dmem: number, z: number): boolean {
+  private safeWith(hs: RebalanceHosts, h: number, dm: number, dv: number, dmem: number, z: number, dc = 0): boolean {
     const v = this.V[h] + dv;
-    return this.F[h] + dm + z * Math.sqrt(v > 0 ? v : 0) <= this.limit(hs, h) && this.M[h] + dmem <= hs.memCap[h];
+    const lim = this.limit(hs, h);
+    return this.F[h] + dm + z * Math.sqrt(v > 0 ? v : 0) <= lim && this.M[h] + dmem <= hs.memCap[h] && (this.cur === null || this.C[h] + dc <= lim);
   }
 
   private move(w: RebalanceWorkloads, v: number, from: number, to: number, out: number[]): void {
     const m = w.mean[v];
     const s = w.variance[v];
     const mem = w.mem[v];
+    if (this.cur) {
+      this.C[from] -= this.cur[v];
+      this.C[to] += this.cur[v];
+    }
     this.F[from] -= m;
     this.V[from] -= s;
     this.M[from] -= mem;
@@ -150,6 +163,7 @@ export class Rebalancer {
     this.cnt[to]++;
     this.members[to].push(v);
     if (this.cnt[from] === 0) {
+      this.C[from] = 0;
       this.F[from] = 0;
       this.V[from] = 0;
       this.M[from] = 0;
@@ -172,6 +186,7 @@ export class Rebalancer {
       const vv = this.V[h] + s;
       const r = this.limit(hs, h) - (this.F[h] + m + z * Math.sqrt(vv > 0 ? vv : 0));
       if (r < 0 || this.M[h] + mem > hs.memCap[h]) continue;
+      if (this.cur !== null && this.C[h] + this.cur[v] > this.limit(hs, h)) continue;
       if (this.cfg.fit === 'variance') {
         // least added margin (√ is concave: variance pooled on few hosts costs less headroom)
         const vh = this.V[h] > 0 ? this.V[h] : 0;
@@ -194,7 +209,7 @@ export class Rebalancer {
     for (let i = 0; i < order.length; i++) {
       const h = order[i];
       if (this.cnt[h] !== 0 || (hs.usable && !hs.usable[h])) continue;
-      if (this.safeWith(hs, h, w.mean[v], w.variance[v], w.mem[v], z)) return h;
+      if (this.safeWith(hs, h, w.mean[v], w.variance[v], w.mem[v], z, this.cur ? this.cur[v] : 0)) return h;
     }
     return -1;
   }
@@ -204,6 +219,7 @@ export class Rebalancer {
     const n = hs.n;
     if (this.F.length < n) {
       this.F = new Float64Array(n);
+      this.C = new Float64Array(n);
       this.V = new Float64Array(n);
       this.M = new Float64Array(n);
       this.cnt = new Int32Array(n);
@@ -215,6 +231,8 @@ export class Rebalancer {
     }
     const { F, V, M, cnt, touched } = this;
     F.fill(0, 0, n);
+    this.C.fill(0, 0, n);
+    this.cur = w.current ?? null;
     V.fill(0, 0, n);
     M.fill(0, 0, n);
     cnt.fill(0, 0, n);
@@ -227,6 +245,7 @@ export class Rebalancer {
       if (h < 0) continue;
       if (cnt[h] === 0) this.running.push(h);
       F[h] += w.mean[v];
+      if (this.cur) this.C[h] += this.cur[v];
       V[h] += w.variance[v];
       M[h] += w.mem[v];
       cnt[h]++;
@@ -257,7 +276,10 @@ export class Rebalancer {
           const m = w.mean[v];
           const c = w.cost[v] * (m > 0 ? m : 1e-9);
           const vv = V[h] - w.variance[v];
-          const fixes = F[h] - m + cfg.z * Math.sqrt(vv > 0 ? vv : 0) <= this.limit(hs, h) && M[h] - w.mem[v] <= hs.memCap[h];
+          const fixes =
+            F[h] - m + cfg.z * Math.sqrt(vv > 0 ? vv : 0) <= this.limit(hs, h) &&
+            M[h] - w.mem[v] <= hs.memCap[h] &&
+            (this.cur === null || this.C[h] - this.cur[v] <= this.limit(hs, h));
           if (fixes && c < pickCost) {
             pickCost = c;
             pick = v;

@@ -53,6 +53,7 @@ const PolicyParams = z
     maxMigrationsPerStep: z.number().int().min(0).optional(),
     minWattsPerMigration: nonNeg.optional(),
     ceiling: z.number().finite().gt(0).max(1).optional(),
+    useCurrent: z.boolean().optional(),
   })
   .strict();
 
@@ -237,6 +238,7 @@ export function makePolicy(p: PolicyEntry): SimPolicy {
       return new WattplacePolicy(
         {
           ...d,
+          useCurrent: params.useCurrent ?? d.useCurrent,
           forecast: { ...DEFAULT_FORECAST, alpha: params.alpha ?? DEFAULT_FORECAST.alpha, window: params.window ?? DEFAULT_FORECAST.window },
           rebalance: {
             ...DEFAULT_REBALANCE,

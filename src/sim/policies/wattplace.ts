@@ -11,12 +11,15 @@ export interface WattplacePolicyConfig {
   readonly rebalance: RebalanceConfig;
   /** Hot-path settings of the embedded core (the ceiling is 1: the margin is in the reported load). */
   readonly core: CoreConfig;
+  /** Also keep every host's measured demand within capacity (see RebalanceWorkloads.current). */
+  readonly useCurrent: boolean;
 }
 
 export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
   forecast: DEFAULT_FORECAST,
   rebalance: DEFAULT_REBALANCE,
   core: { ...DEFAULT_CORE_CONFIG, cpuCeiling: 1, staleAfterMs: 3_600_000, maxClockSkewMs: 0 },
+  useCurrent: false,
 };
 
 /**
@@ -48,6 +51,7 @@ export class WattplacePolicy implements SimPolicy {
     variance: Float64Array;
     mem: Float64Array;
     cost: Float64Array;
+    current: Float64Array;
   } | null = null;
 
   constructor(
@@ -85,6 +89,7 @@ export class WattplacePolicy implements SimPolicy {
       variance: new Float64Array(n),
       mem: new Float64Array(n),
       cost: Float64Array.from(view.wl.ramMb),
+      current: new Float64Array(n),
     };
   }
 
@@ -216,8 +221,10 @@ export class WattplacePolicy implements SimPolicy {
       w.mean[v] = this.mean(view, v);
       w.variance[v] = this.fc.variance(v);
       w.mem[v] = view.memOf(v);
+      const pe = view.fleet.coreMips[w.host[v]];
+      w.current[v] = view.req[v] > pe ? pe : view.req[v];
     }
-    const wl: RebalanceWorkloads = { n, host: w.host, mean: w.mean, variance: w.variance, mem: w.mem, cost: w.cost };
+    const wl: RebalanceWorkloads = { n, host: w.host, mean: w.mean, variance: w.variance, mem: w.mem, cost: w.cost, current: this.cfg.useCurrent ? w.current : undefined };
     return this.rb.plan(this.hosts as RebalanceHosts, wl).migrations;
   }
 }
