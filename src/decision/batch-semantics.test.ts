@@ -43,7 +43,7 @@ function cluster(seed: number, now: number) {
       }),
   );
   core.collector.refresh();
-  const ws: Workload[] = Array.from({ length: 40 }, (_, i) => ({
+  const ws: Workload[] = Array.from({ length: 40 }, (_, i): Workload => ({
     id: `w${i}`,
     demand: { cpuMillis: cpuMillis(250 * (1 + Math.floor(r() * 16))), memBytes: memBytes(GiB * (1 + Math.floor(r() * 16))) },
     selector: i % 4 === 0 ? { zone: 'a' } : {},
