@@ -122,6 +122,10 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
     stderr = '';
     const c = spawn(INFLUXD_BIN, ['run', '-config', conf], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, INFLUXDB_HTTP_LOG_ENABLED: 'false' } });
     child = c;
+    // Never outlive the test process (a crashed worker must not leave influxd behind).
+    const reap = () => c.kill('SIGKILL');
+    process.once('exit', reap);
+    c.once('exit', () => process.removeListener('exit', reap));
     c.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < 20_000) stderr += d.toString();
     });

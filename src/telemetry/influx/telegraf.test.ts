@@ -78,15 +78,15 @@ describe('Telegraf reader', () => {
   it('follows a custom mapping: other measurements, fields, host tag and transforms', async () => {
     await db.query('', 'CREATE DATABASE custom');
     const T = Date.now() - 5_000;
-    // A site that exports PDU power in kW and CPU busy as a fraction, tagged by "node".
-    await db.write('custom', [`pdu,node=n1,outlet=a kw=0.25 ${T}`, `load,node=n1 busy=0.7 ${T}`, `memory,node=n1 used=0.3 ${T}`].join('\n'));
+    // A site that exports PDU power in kW (tagged by "server") and CPU busy as a fraction, tagged by "node".
+    await db.write('custom', [`pdu,server=n1,outlet=a kw=0.25 ${T}`, `pdu,server=n1,outlet=b kw=9 ${T}`, `load,node=n1 busy=0.7 ${T}`, `memory,node=n1 used=0.3 ${T}`].join('\n'));
     const t = await startTestServer({
       telegraf: {
         url: `${db.url}/custom`,
         intervalMs: 60_000,
         hostTag: 'node',
         hostIdPrefix: 'rack1-',
-        power: { measurement: 'pdu', field: 'kw', where: { outlet: 'a' }, scale: 1000 },
+        power: { measurement: 'pdu', field: 'kw', where: { outlet: 'a' }, scale: 1000, hostTag: 'server' },
         cpu: { measurement: 'load', field: 'busy', transform: 'fraction' },
         mem: { measurement: 'memory', field: 'used', transform: 'fraction' },
       },

@@ -20,6 +20,8 @@ import { ident, influxClient, literal, parseInfluxUrl, type InfluxTarget } from 
  *     cpu:   { measurement: cpu, field: usage_idle, where: { cpu: cpu-total }, transform: idle_percent }
  *     mem:   { measurement: mem, field: used_percent, transform: percent }
  *
+ * A mapping may name its own `hostTag` (Telegraf's ipmi_sensor tags remote
+ * BMCs with `server`, while cpu and mem use `host`).
  * Transforms: identity (v·scale), percent (v/100), idle_percent (1 − v/100),
  * fraction (v). Each poll takes the newest point of each mapping per host
  * within the look-back; a host needs all three; the sample's time is the
@@ -34,6 +36,8 @@ const FieldMap = z
     where: z.record(z.string(), z.string()).default({}),
     transform: Transform.default('identity'),
     scale: z.number().finite().default(1),
+    /** Overrides the section's hostTag for this measurement (e.g. `server` for remote IPMI). */
+    hostTag: z.string().min(1).optional(),
   })
   .strict();
 export type FieldMapping = z.infer<typeof FieldMap>;
@@ -129,13 +133,14 @@ export class TelegrafReader {
     const c = this.config;
     const maps = [c.power, c.cpu, c.mem];
     const results = (await this.client.query(
-      maps.map((m) => mappingQuery(m, c.hostTag, c.lookbackMs)),
+      maps.map((m) => mappingQuery(m, m.hostTag ?? c.hostTag, c.lookbackMs)),
       { precision: 'ms' },
     )) as unknown as Record<string, unknown>[][];
     const by = new Map<string, { t: number; v: [number, number, number]; have: number }>();
     results.forEach((rows, k) => {
+      const hostTag = maps[k].hostTag ?? c.hostTag;
       for (const r of rows) {
-        const tag = r[c.hostTag];
+        const tag = r[hostTag];
         const v = Number(r.v);
         if (typeof tag !== 'string' || !Number.isFinite(v)) continue;
         const id = c.hostIdPrefix + tag;
