@@ -15,9 +15,19 @@ export interface BatchLimits {
   readonly maxWorkloads: number;
   /** Most hosts one optimization may consider. */
   readonly maxHosts: number;
+  /** Most (workload, host) pairs one optimization may consider: its memory and time grow with it. */
+  readonly maxPairs: number;
 }
 
-export const DEFAULT_BATCH_LIMITS: BatchLimits = { defaultBudgetMs: 1000, maxBudgetMs: 60_000, maxWorkloads: 5000, maxHosts: 5000 };
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { defaultBudgetMs: 1000, maxBudgetMs: 60_000, maxWorkloads: 5000, maxHosts: 20_000, maxPairs: 10_000_000 };
+
+/** Refuses a problem larger than the limits, naming the request field that makes it so. */
+export function checkSize(limits: BatchLimits, hosts: number, workloads: number, field: string): void {
+  if (hosts > limits.maxHosts) throw new LimitError(field === 'running' ? 'host_ids' : 'hosts', `at most ${limits.maxHosts} hosts per optimization, got ${hosts}`);
+  if (hosts * workloads > limits.maxPairs) {
+    throw new LimitError(field, `at most ${limits.maxPairs} workload × host pairs per optimization: ${workloads} workloads × ${hosts} hosts; send at most ${Math.floor(limits.maxPairs / Math.max(1, hosts))} workloads`);
+  }
+}
 
 /**
  * Most optimizations that use an exact-solver thread at once (process-wide). A call
@@ -156,7 +166,7 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
   book.expire(now);
   const snap = core.collector.current();
   book.ensureHosts(snap.size);
-  if (snap.size > limits.maxHosts) throw new LimitError('hosts', `at most ${limits.maxHosts} hosts per optimization, ${snap.size} registered`);
+  checkSize(limits, snap.size, workloads.length, 'workloads');
   const hostIdx: number[] = [];
   const hosts: SolverHost[] = [];
   const excluded = { maintenance: 0, stale: 0 };

@@ -3,7 +3,7 @@ import type { SolveStats } from '../solver/optimize';
 import { orderMigrations } from '../solver/plan';
 import { currentAssignment, prepare, evaluate, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
 import { verify, verifyPlan } from '../solver/verify';
-import { budgetOf, DEFAULT_BATCH_LIMITS, optimizeShared, type BatchDeps } from './batch';
+import { budgetOf, checkSize, DEFAULT_BATCH_LIMITS, optimizeShared, type BatchDeps } from './batch';
 import { checkWorkload } from './workload';
 
 export interface RunningInput {
@@ -115,7 +115,7 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
   } else {
     scope = Array.from({ length: snap.size }, (_, i) => i);
   }
-  if (scope.length > limits.maxHosts) throw new LimitError('host_ids', `at most ${limits.maxHosts} hosts per plan, got ${scope.length}`);
+  checkSize(limits, scope.length, movable.length, 'running');
   const inScope = new Int32Array(snap.size).fill(-1);
   scope.forEach((h, i) => (inScope[h] = i));
   const mine = movable.filter((m) => inScope[m.h] >= 0); // snapshot mode with host_ids: reservations elsewhere are not ours to move
