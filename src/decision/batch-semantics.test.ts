@@ -77,3 +77,12 @@ describe('PlaceBatch uses the hot path semantics', () => {
     core.close();
   });
 });
+
+describe('size limits', () => {
+  it('a batch over the pair limit is refused naming the field', async () => {
+    const { core, ws } = cluster(1, 1_700_000_000_000);
+    // 30 hosts × 40 workloads = 1200 pairs > 1000
+    await expect(placeBatch({ core, limits: { maxPairs: 1000 } }, ws, 500)).rejects.toThrow(/^workloads: at most 1000 workload × host pairs per optimization: 40 workloads × 30 hosts; send at most 33 workloads$/);
+    core.close();
+  });
+});
