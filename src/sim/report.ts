@@ -2,7 +2,7 @@ import type { SimMetrics } from './engine';
 import type { JobResult } from './run';
 
 const pct = (x: number, d = 3): string => (Number.isFinite(x) ? `${(x * 100).toFixed(d)} %` : '–');
-const num = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const num = (x: number, d = 1): string => (!Number.isFinite(x) ? '–' : Math.abs(x) > 0 && Math.abs(x) < 1 && d <= 1 ? x.toPrecision(3) : x.toFixed(d));
 
 interface Col {
   head: string;
