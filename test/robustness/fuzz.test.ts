@@ -6,8 +6,8 @@
  * Properties, for every generated request:
  *   - it is answered (a deadline of 10 s per call: no hang);
  *   - the status is one the API documents (OK, INVALID_ARGUMENT, NOT_FOUND,
- *     RESOURCE_EXHAUSTED, or UNIMPLEMENTED for optional RPCs) — never
- *     INTERNAL/UNKNOWN (no crash, no unhandled error), HTTP never 5xx;
+ *     RESOURCE_EXHAUSTED) — never INTERNAL/UNKNOWN/UNIMPLEMENTED (no crash,
+ *     no unhandled error, every RPC served), HTTP never 5xx;
  *   - every INVALID_ARGUMENT / 400 / extender Error names the field
  *     ("field.path: problem", or JSON {"field": …});
  *   - afterwards the server still serves valid requests.
@@ -110,9 +110,8 @@ function unary<Req>(client: grpc.Client, method: string, encode: (r: Req) => Uin
   });
 }
 
-function checkStatus(rpc: string, r: { code: grpc.status; details: string }, optional = false): void {
-  const ok = ALLOWED.has(r.code) || (optional && r.code === grpc.status.UNIMPLEMENTED);
-  if (!ok) throw new Error(`${rpc}: unexpected ${grpc.status[r.code]}: ${r.details}`);
+function checkStatus(rpc: string, r: { code: grpc.status; details: string }): void {
+  if (!ALLOWED.has(r.code)) throw new Error(`${rpc}: unexpected ${grpc.status[r.code]}: ${r.details}`);
   if (r.code === grpc.status.INVALID_ARGUMENT && !NAMES_FIELD.test(r.details)) throw new Error(`${rpc}: INVALID_ARGUMENT does not name the field: ${r.details}`);
 }
 
@@ -198,11 +197,21 @@ describe('gRPC fuzzing (wattplace.v1, every RPC)', () => {
     );
   });
 
+  it('GetPowerModel', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostId, fc.boolean(), async (id, refit) => {
+        const r = await unary(client(), `${T}GetPowerModel`, (m: pb.GetPowerModelRequest) => pb.GetPowerModelRequest.encode(m).finish(), { hostId: id, refit });
+        checkStatus('GetPowerModel', r);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('PlaceBatch', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(wl, { maxLength: 6 }), fc.oneof(fc.nat({ max: 200 }), fc.constant(0)), async (workloads, timeBudgetMs) => {
         const r = await unary(client(), `${P}PlaceBatch`, (m: pb.PlaceBatchRequest) => pb.PlaceBatchRequest.encode(m).finish(), { workloads, timeBudgetMs });
-        checkStatus('PlaceBatch', r, true);
+        checkStatus('PlaceBatch', r);
         if (r.bytes) for (const id of pb.PlaceBatchResponse.decode(r.bytes).reservationIds) await t.rpc.release({ reservationId: id });
       }),
       { numRuns: RUNS },
@@ -219,20 +228,20 @@ describe('gRPC fuzzing (wattplace.v1, every RPC)', () => {
           timeBudgetMs,
           hostIds,
         });
-        checkStatus('PlanConsolidation', r, true);
+        checkStatus('PlanConsolidation', r);
       }),
       { numRuns: RUNS },
     );
   });
 
   it('raw bytes that are not valid protobuf are answered, never crash the server', async () => {
-    const methods = [`${T}RegisterHosts`, `${T}Report`, `${P}Evaluate`, `${P}Place`, `${P}Release`, `${P}PlaceBatch`, `${P}PlanConsolidation`];
+    const methods = [`${T}RegisterHosts`, `${T}Report`, `${T}GetPowerModel`, `${P}Evaluate`, `${P}Place`, `${P}Release`, `${P}PlaceBatch`, `${P}PlanConsolidation`];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...methods), fc.uint8Array({ maxLength: 64 }), async (method, bytes) => {
         const r = await unary(client(), method, (b: Uint8Array) => b, bytes);
         // Undecodable bytes: grpc-js answers INTERNAL "Error deserializing request" itself, before any handler.
         if (r.code === grpc.status.INTERNAL && /deserializ/i.test(r.details)) return;
-        checkStatus(method, r, true);
+        checkStatus(method, r);
       }),
       { numRuns: RUNS },
     );
@@ -289,7 +298,7 @@ function mutated(seed: unknown): fc.Arbitrary<unknown> {
   });
 }
 
-describe('HTTP body fuzzing (/k8s/filter, /k8s/prioritize)', () => {
+describe('HTTP body fuzzing (/k8s/filter, /k8s/prioritize, /v1/rebalance)', () => {
   const fixtures = path.resolve(__dirname, '../../src/api/k8s/fixtures');
   const pod = JSON.parse(fs.readFileSync(path.join(fixtures, 'pod-web.json'), 'utf8')) as Record<string, unknown>;
   const node = JSON.parse(fs.readFileSync(path.join(fixtures, 'node-worker.json'), 'utf8')) as { metadata: { name: string } };
@@ -316,9 +325,33 @@ describe('HTTP body fuzzing (/k8s/filter, /k8s/prioritize)', () => {
     );
   });
 
+  const rebalanceSeed = {
+    running: [
+      { workloadId: 'r1', hostId: HOSTS[0], cpuHistory: [500, 600, 550, 700], memBytes: 2 ** 30 },
+      { workloadId: 'r2', hostId: HOSTS[1], cpuHistory: [1000, 900, 1100], memBytes: 2 ** 31, cost: 5 },
+      { workloadId: 'r3', hostId: HOSTS[2], cpuHistory: [200], memBytes: 2 ** 29 },
+    ],
+    z: 1.5,
+    maxMigrations: 2,
+  };
+
+  it('the /v1/rebalance seed is a valid request', async () => {
+    const r = await post('/v1/rebalance', JSON.stringify(rebalanceSeed));
+    expect(r.status, r.body).toBe(200);
+  });
+
+  it('mutated /v1/rebalance bodies', async () => {
+    await fc.assert(
+      fc.asyncProperty(mutated(rebalanceSeed), async (body) => {
+        checkHttp('/v1/rebalance', await post('/v1/rebalance', JSON.stringify(body)));
+      }),
+      { numRuns: RUNS * 2 },
+    );
+  });
+
   it('arbitrary JSON values', async () => {
     await fc.assert(
-      fc.asyncProperty(endpoint, fc.jsonValue({ maxDepth: 3 }), async (p, body) => {
+      fc.asyncProperty(fc.constantFrom('/k8s/filter', '/k8s/prioritize', '/v1/rebalance'), fc.jsonValue({ maxDepth: 3 }), async (p, body) => {
         checkHttp(p, await post(p, JSON.stringify(body)));
       }),
       { numRuns: RUNS },
@@ -327,7 +360,7 @@ describe('HTTP body fuzzing (/k8s/filter, /k8s/prioritize)', () => {
 
   it('bodies that are not JSON', async () => {
     await fc.assert(
-      fc.asyncProperty(endpoint, fc.string({ unit: 'binary', maxLength: 40 }), async (p, text) => {
+      fc.asyncProperty(fc.constantFrom('/k8s/filter', '/k8s/prioritize', '/v1/rebalance'), fc.string({ unit: 'binary', maxLength: 40 }), async (p, text) => {
         const r = await post(p, text);
         if (text.trim() !== '' && (() => { try { JSON.parse(text); return true; } catch { return false; } })()) return checkHttp(p, r);
         expect(r.status).toBe(400);
