@@ -185,6 +185,16 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
     expect(p.json).toEqual({ error: `${field}: ${problem}`, field });
   });
 
+  it('more names than the engine takes: Error naming NodeNames; odd names are reported like any other', async () => {
+    const many = Array.from({ length: 20_001 }, (_, i) => `node-${i}`); // maxCandidates defaults to 20,000
+    const f = await post(t, 'filter', { Pod: POD, NodeNames: many });
+    expect(f.json.Error).toBe('NodeNames: at most 20000 candidates per request, got 20001');
+    const odd = await post(t, 'filter', { Pod: POD, NodeNames: ['__proto__', 'constructor', 'n2'] });
+    expect(odd.json.NodeNames).toEqual(['n2']);
+    expect(Object.keys(odd.json.FailedNodes).sort()).toEqual(['__proto__', 'constructor']);
+    expect(odd.json.FailedNodes.constructor).toBe('unknown host: not registered with wattplace');
+  });
+
   it('a body that is not JSON is a 400 naming the body, never a 500', async () => {
     for (const verb of ['filter', 'prioritize']) {
       const r = await post(t, verb, undefined, '{"Pod": ');

@@ -123,7 +123,8 @@ export class K8sExtender {
       return { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: e.message };
     }
     this.count('k8s_filter', outcome);
-    const failedNodes: Record<string, string> = {};
+    // No prototype: a node named "__proto__" is a key like any other.
+    const failedNodes = Object.create(null) as Record<string, string>;
     for (const r of out.failed) failedNodes[r.hostId] = r.reason;
     const optOut = outcome === 'opted_out';
     if (args.nodeList) {
@@ -222,11 +223,18 @@ export class K8sExtender {
       for (let i = 0; i < args.names.length; i++) candidates[i] = { hostId: args.names[i] };
     }
     if (candidates.length === 0) return { feasible: [], failed };
-    const res = this.core.engine.evaluate({
-      workload: { id: args.pod.id, demand: { cpuMillis: cpuMillis(args.pod.cpuMillis), memBytes: memBytes(args.pod.memBytes) }, selector: {} },
-      candidates,
-      allowStale: this.opts.allowStale,
-    });
+    let res;
+    try {
+      res = this.core.engine.evaluate({
+        workload: { id: args.pod.id, demand: { cpuMillis: cpuMillis(args.pod.cpuMillis), memBytes: memBytes(args.pod.memBytes) }, selector: {} },
+        candidates,
+        allowStale: this.opts.allowStale,
+      });
+    } catch (e) {
+      // The engine names its own field (candidates); the caller sent NodeNames or Nodes.
+      if (e instanceof ValidationError && e.field === 'candidates') throw new ValidationError(args.views ? 'Nodes.items' : 'NodeNames', e.problem);
+      throw e;
+    }
     for (const e of res.pluginErrors) this.metrics?.pluginErrors.inc({ plugin: e.plugin });
     return { feasible: res.feasible, failed: failed.length ? failed.concat(res.rejected) : res.rejected };
   }
