@@ -131,6 +131,21 @@ describe('Kepler collector', () => {
     expect(r.rejected).toEqual([{ hostId: 'worker-9', field: 'host_id', reason: 'unknown host "worker-9": register it first' }]);
   });
 
+  it('current generation with a psys zone: the whole board, package and dram ignored', () => {
+    const text = [
+      '# TYPE kepler_node_cpu_watts gauge',
+      'kepler_node_cpu_watts{node_name="worker-3",path="/sys/class/powercap/intel-rapl:1",zone="psys"} 187.5',
+      'kepler_node_cpu_watts{node_name="worker-3",path="/sys/class/powercap/intel-rapl:0",zone="package"} 90',
+      'kepler_node_cpu_watts{node_name="worker-3",path="/sys/class/powercap/intel-rapl:0:1",zone="dram"} 10',
+      '',
+    ].join('\n');
+    now += 15_000;
+    const r = kepler.ingest({ url: 'http://kepler-w3:28282/metrics' }, text, now);
+    // no usage ratio: u from the host model, (187.5 − 100)/200 = 0.4375
+    expect(r.samples.map((x) => x.watts)).toEqual([187.5]);
+    expect(r.samples[0].cpuUtil).toBeCloseTo(0.4375, 9);
+  });
+
   it('a failing or non-Kepler exporter reports nothing and says why', async () => {
     exp.status = 500;
     let r = await scrapeAt('current-t0-gauges.prom', 15_000);
