@@ -7,12 +7,15 @@ SchedulerManager._get_sorted_hosts / _legacy_find_hosts) and wattplace is the
 real service, spawned from dist/main.js on free loopback ports.
 """
 
+import atexit
 import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -47,13 +50,44 @@ CELL = "00000000-0000-0000-0000-00000000ce11"
 _parsed = False
 
 
+_dbdir = None
+
+
 def configure(conf_file="nova-wattplace.conf"):
-    """Parses nova.conf the way nova-scheduler does (project 'nova')."""
-    global _parsed
+    """Parses nova.conf the way nova-scheduler does (project 'nova'), and gives
+    Nova a real API database: a SQLite file in a temporary directory, created
+    with Nova's own schema migrations, so HostManager starts as in production
+    (it reads cell mappings and aggregates from it)."""
+    global _parsed, _dbdir
     if not _parsed:
         CONF([], project="nova", default_config_files=[os.path.join(FIXTURES, conf_file)])
+        _dbdir = tempfile.mkdtemp(prefix="wattplace-nova-db-")
+        atexit.register(shutil.rmtree, _dbdir, True)
+        CONF.set_override("connection", "sqlite:///" + os.path.join(_dbdir, "nova_api.sqlite"), group="api_database")
+        CONF.set_override("connection", "sqlite:///" + os.path.join(_dbdir, "nova.sqlite"), group="database")
+        from nova.db import migration
+
+        migration.db_sync(database="api")
+        from nova import rpc
+
+        rpc.init(CONF)
         _parsed = True
     return CONF
+
+
+def admin_context():
+    from nova import context
+
+    return context.get_admin_context()
+
+
+def create_aggregate(name, hosts, metadata):
+    """A real aggregate in the API database."""
+    agg = objects.Aggregate(admin_context(), name=name, metadata=metadata)
+    agg.create()
+    for h in hosts:
+        agg.add_host(h)
+    return agg
 
 
 def reset_plugin_state():
@@ -336,24 +370,14 @@ def request_spec(vcpus=2, memory_mb=4096, extra_specs=None, num_instances=1, reb
     )
 
 
-class OfflineHostManager(host_manager.HostManager):
-    """Nova's HostManager with its two start-up database reads (cell mappings,
-    aggregates) answered empty, since no database runs here. Filter loading
-    from [filter_scheduler], filtering and weighing are untouched."""
-
-    def refresh_cells_caches(self):
-        self.cells = {}
-        self.enabled_cells = []
-
-    def _init_aggregates(self):
-        pass
-
-
 def scheduler():
-    """A SchedulerManager whose host-sorting path (_get_sorted_hosts,
-    _legacy_find_hosts) runs over OfflineHostManager. Its constructor is
-    skipped: it only opens RPC, notifier and placement clients that those
-    methods do not use."""
+    """A SchedulerManager with Nova's real HostManager (filters and weighers
+    loaded from [filter_scheduler], cells and aggregates read from the API
+    database) for its host-sorting path (_get_sorted_hosts,
+    _legacy_find_hosts). SchedulerManager's own constructor is skipped: besides
+    the HostManager it only opens the RPC notifier and the placement API
+    client (keystone), which those methods do not use and which do not run
+    here."""
     sm = scheduler_manager.SchedulerManager.__new__(scheduler_manager.SchedulerManager)
-    sm.host_manager = OfflineHostManager()
+    sm.host_manager = host_manager.HostManager()
     return sm

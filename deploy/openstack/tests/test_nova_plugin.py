@@ -21,7 +21,6 @@ CONF = support.configure()
 
 from nova import context as nova_context  # noqa: E402
 from nova import exception  # noqa: E402
-from nova import objects  # noqa: E402
 from nova.scheduler import filters as nova_filters  # noqa: E402
 from nova.scheduler import weights as nova_weights  # noqa: E402
 
@@ -75,8 +74,8 @@ class PluginTestCase(unittest.TestCase):
         support.reset_plugin_state()
         CONF.set_override("endpoint", WP.grpc, group="wattplace")
         self.addCleanup(CONF.clear_override, "endpoint", group="wattplace")
-        self.hm = support.OfflineHostManager()
         self.sm = support.scheduler()
+        self.hm = self.sm.host_manager
 
     def override(self, name, value):
         CONF.set_override(name, value, group="wattplace")
@@ -222,9 +221,11 @@ class WeigherTest(PluginTestCase):
 
     def test_weight_multiplier_from_config_and_aggregate(self):
         self.override("weight_multiplier", 2.5)
-        agg = objects.Aggregate(id=7, name="green", hosts=["node-a"], metadata={"wattplace_weight_multiplier": "10"})
-        a = support.host_state("node-a", aggregates=[agg])
-        b = support.host_state("node-b")
+        support.create_aggregate("green-%s" % uuid.uuid4().hex[:8], ["node-a"], {"wattplace_weight_multiplier": "10"})
+        hm = support.scheduler().host_manager  # loads the aggregate from the API database
+        a = support.host_state("node-a", aggregates=hm._get_aggregates_info("node-a"))
+        b = support.host_state("node-b", aggregates=hm._get_aggregates_info("node-b"))
+        self.assertEqual(len(a.aggregates), 1)
         wg = WattplaceWeigher()
         self.assertEqual(wg.weight_multiplier(a), 10.0)
         self.assertEqual(wg.weight_multiplier(b), 2.5)
