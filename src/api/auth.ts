@@ -43,6 +43,8 @@ export const LOG_REDACT = {
     '*.token',
     '*.key',
     'metadata.authorization',
+    'password',
+    '*.password',
   ],
   censor: '[Redacted]',
 };

@@ -47,10 +47,11 @@ export function unary<Req, Res>(rpc: string, deps: GrpcDeps, fn: Handler<Req, Re
     const end = timer.startTimer();
     let out: Res | Promise<Res>;
     const fail = (e: unknown) => {
-      end();
+      const seconds = end();
       const c = classify(e);
       metrics.decisions.inc({ rpc, outcome: c.outcome });
-      if (!c.expected) log.error({ err: e, rpc }, 'request failed');
+      if (!c.expected) log.error({ err: e, rpc, peer: call.getPeer() }, 'request failed');
+      else log.debug({ rpc, outcome: c.outcome, seconds, details: c.message }, 'request refused');
       callback({ code: c.grpc, details: c.message } as grpc.ServiceError);
     };
     try {
@@ -60,7 +61,8 @@ export function unary<Req, Res>(rpc: string, deps: GrpcDeps, fn: Handler<Req, Re
       return;
     }
     Promise.resolve(out).then((res) => {
-      end();
+      const seconds = end();
+      log.debug({ rpc, outcome: 'ok', seconds }, 'request');
       metrics.decisions.inc({ rpc, outcome: 'ok' });
       callback(null, res);
     }, fail);

@@ -90,10 +90,11 @@ export class HttpApi {
       }
     } catch (e) {
       const c = classify(e);
-      if (!c.expected) this.log.error({ err: e, url: req.url }, 'http request failed');
+      if (!c.expected) this.log.error({ err: e, method: req.method, url: req.url }, 'http request failed');
       out = { status: e instanceof BodyTooLarge ? 413 : c.http, body: { error: c.message, ...(e instanceof ValidationError ? { field: e.field } : {}) } };
     }
-    end?.();
+    const seconds = end?.();
+    this.log.debug({ method: req.method, path: req.url, status: out.status, seconds }, 'http request');
     const text = out.text ?? JSON.stringify(out.body);
     res.writeHead(out.status, { 'Content-Type': out.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);

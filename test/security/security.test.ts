@@ -168,6 +168,16 @@ describe('bearer token (plain transport on loopback)', () => {
     const last = JSON.parse(logs.lines[logs.lines.length - 1]) as Record<string, unknown>;
     expect(last).toMatchObject({ req: { headers: { authorization: '[Redacted]' } }, token: '[Redacted]', tls: { key: '[Redacted]' } });
   });
+
+  it('request logs (debug level) are structured JSON lines with levels, without credentials', () => {
+    const lines = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.every((l) => typeof l.level === 'number' && typeof l.time === 'number' && typeof l.msg === 'string')).toBe(true);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'request', rpc: 'RegisterHosts', outcome: 'ok', seconds: expect.any(Number) }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'http request', method: 'GET', path: '/metrics', status: 200 }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'http request', method: 'GET', path: '/metrics', status: 401 }));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 40, msg: 'request refused: unauthenticated', api: 'grpc', method: '/wattplace.v1.TelemetryService/RegisterHosts', reason: 'invalid bearer token' }));
+    expect(logs.lines.join('')).not.toContain(TOKEN);
+  });
 });
 
 describe('TLS and mutual TLS on gRPC, HTTPS with client certificates', () => {
