@@ -14,8 +14,8 @@ import { loadFleet, processCpuMs, rawUnary, startChildServer } from './lib/serve
 import { printJson, printTable, sizes } from './lib/stats';
 
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
-const CALLS = Number(process.env.BENCH_CALLS ?? 10_000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
+const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
 const TTL_MS = 100;
 
 async function run(n: number) {

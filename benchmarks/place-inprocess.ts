@@ -5,14 +5,14 @@
  *   npm run bench:place
  */
 import { Wattplace, DEFAULT_CORE_CONFIG } from '../src/decision';
-import { buildFleet, buildWorkloads } from './lib/fleet';
+import { BENCH_STALE_AFTER_MS, buildFleet, buildWorkloads } from './lib/fleet';
 import { ms, printJson, printTable, sizes, summarize } from './lib/stats';
 
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 const ITER = Number(process.env.BENCH_ITER ?? 5000);
 
 function run(n: number) {
-  const core = new Wattplace(DEFAULT_CORE_CONFIG);
+  const core = new Wattplace({ ...DEFAULT_CORE_CONFIG, staleAfterMs: BENCH_STALE_AFTER_MS });
   const fleet = buildFleet(n, Date.now());
   core.registerHosts(fleet.hosts);
   const ing = core.report(fleet.samples);

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { hostToPb } from '../../src/api/convert';
 import type { HostSample } from '../../src/domain';
 import * as pb from '../../src/gen/wattplace/v1/wattplace';
-import type { Fleet } from './fleet';
+import { BENCH_STALE_AFTER_MS, type Fleet } from './fleet';
 
 /** The compiled service entry point (`npm run build`). */
 export const MAIN_JS = path.resolve(__dirname, '../../../main.js');
@@ -26,7 +26,8 @@ export interface ChildServer {
 export function startChildServer(flags: string[] = []): Promise<ChildServer> {
   // BENCH_SERVER_NODE_OPTIONS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, MAIN_JS, 'serve', '--grpc', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'info', ...flags], {
+  const args = [MAIN_JS, 'serve', '--grpc', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'info', '--stale-after-ms', String(BENCH_STALE_AFTER_MS)];
+  const proc = spawn(process.execPath, [...nodeArgs, ...args, ...flags], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
