@@ -71,6 +71,26 @@ const placeCases: Record<string, pb.PlaceResponse> = {
     rejected: [{ hostId: 'knoten-✓-1', reason: 'host is in MAINTENANCE' }],
     score: -1,
   },
+  // The last string ends the buffer: 'éab' (3 chars, 4 bytes) must not pass for ASCII by filling it exactly.
+  'non-ASCII text at the very end of the list': {
+    hostId: 'h',
+    marginalWatts: 1,
+    reservationId: 'r',
+    alternatives: [],
+    rejected: [
+      { hostId: 'a', reason: 'host is in MAINTENANCE' },
+      { hostId: 'b', reason: 'éab' },
+    ],
+    score: -1,
+  },
+  'astral char at the end': {
+    hostId: 'h',
+    marginalWatts: 1,
+    reservationId: 'r',
+    alternatives: [],
+    rejected: [{ hostId: 'a', reason: 'x𝄞' }],
+    score: -1,
+  },
   'no rejections': { hostId: 'h', marginalWatts: 2, reservationId: 'r', alternatives: [{ hostId: 'b', marginalWatts: 3, score: -3 }], rejected: [], score: -2 },
 };
 
@@ -82,6 +102,11 @@ describe('encodePlaceResponse: the same bytes as ts-proto', () => {
       expect(pb.PlaceResponse.decode(fast)).toEqual(m);
     });
   }
+
+  it('a lone surrogate at the end (not valid UTF-16, written as U+FFFD by both)', () => {
+    const m: pb.PlaceResponse = { hostId: 'h', marginalWatts: 1, reservationId: 'r', alternatives: [], rejected: [{ hostId: 'b', reason: 'y\ud800' }], score: -1 };
+    expect(encodePlaceResponse(m).equals(tsProtoPlace(m))).toBe(true);
+  });
 
   it('holds for arbitrary answers (any text, any doubles)', () => {
     const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }));

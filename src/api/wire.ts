@@ -5,61 +5,76 @@
  * generic writer (one TextEncoder call per string, one fork/join per message)
  * would spend more time on them than the decision itself.
  *
- * The rejected list is built here as one string of protobuf bytes (one char
- * per byte) and turned into bytes by one `Buffer.from(…, 'latin1')`. That is
- * exact when every host id and reason is ASCII, which one length check on the
- * concatenated text confirms; otherwise ts-proto encodes the list. The output
- * is byte-for-byte what ts-proto writes (wire.test.ts compares them).
+ * The rejected list is written here straight into one buffer sized from the
+ * string lengths, which is exact when every host id and reason is ASCII (as
+ * host names and the filters' reasons are); any other text makes ts-proto
+ * encode the answer. The output is byte-for-byte what ts-proto writes
+ * (wire.test.ts compares them).
  */
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import * as pb from '../gen/wattplace/v1/wattplace';
 
-/** Field tags (field number << 3 | wire type 2) of the rejected lists. */
-const TAG_PLACE_REJECTED = String.fromCharCode((5 << 3) | 2);
-const TAG_EVALUATE_REJECTED = String.fromCharCode((2 << 3) | 2);
-const TAG_HOST_ID = String.fromCharCode((1 << 3) | 2);
-const TAG_REASON = String.fromCharCode((2 << 3) | 2);
+/** Field tags (field number << 3 | wire type 2) of the rejected lists and of Rejection's fields. */
+const TAG_PLACE_REJECTED = (5 << 3) | 2;
+const TAG_EVALUATE_REJECTED = (2 << 3) | 2;
+const TAG_HOST_ID = (1 << 3) | 2;
+const TAG_REASON = (2 << 3) | 2;
 
-const SMALL = 1 << 14;
-const varintCache: string[] = new Array(SMALL);
+/** Room past the computed size, so that a non-ASCII string can never fill it exactly (see below). */
+const SLACK = 8;
 
-/** The varint bytes of `n` (0 ≤ n < 2^32), one char per byte. */
-function varint(n: number): string {
-  if (n < SMALL) {
-    let s = varintCache[n];
-    if (s === undefined) s = varintCache[n] = n < 128 ? String.fromCharCode(n) : String.fromCharCode((n & 127) | 128, n >>> 7);
-    return s;
-  }
-  let s = '';
+const varintLength = (n: number): number => (n < 128 ? 1 : n < 1 << 14 ? 2 : n < 1 << 21 ? 3 : n < 1 << 28 ? 4 : 5);
+
+function writeVarint(b: Buffer, p: number, n: number): number {
   while (n >= 128) {
-    s += String.fromCharCode((n & 127) | 128);
+    b[p++] = (n & 127) | 128;
     n >>>= 7;
   }
-  return s + String.fromCharCode(n);
+  b[p++] = n;
+  return p;
 }
-
-const varintLength = (n: number): number => (n < 128 ? 1 : n < SMALL ? 2 : n < 1 << 21 ? 3 : n < 1 << 28 ? 4 : 5);
 
 /**
  * The encoded `rejected` entries (each: tag, length, Rejection) as bytes, or
  * null when some text is not ASCII (the caller then uses ts-proto).
+ *
+ * Sizes are computed from string lengths, which are byte lengths for ASCII;
+ * each string is then written with utf8Write into the rest of the buffer, which
+ * returns the bytes written: equal to the length only for ASCII text. (A
+ * non-ASCII string has more UTF-8 bytes than chars; utf8Write writes whole
+ * chars only, so a string cut short by the end of the buffer still wrote
+ * more bytes than its length as long as SLACK ≥ 5 bytes lie beyond it.)
  */
-export function encodeRejections(tag: string, list: readonly pb.Rejection[]): Buffer | null {
-  let out = '';
-  let text = '';
+export function encodeRejections(tag: number, list: readonly pb.Rejection[]): Buffer | null {
+  let size = 0;
+  for (let i = 0; i < list.length; i++) {
+    const h = list[i].hostId.length;
+    const r = list[i].reason.length;
+    const sub = (h > 0 ? 1 + varintLength(h) + h : 0) + (r > 0 ? 1 + varintLength(r) + r : 0);
+    size += 1 + varintLength(sub) + sub;
+  }
+  const b = Buffer.allocUnsafe(size + SLACK);
+  let p = 0;
   for (let i = 0; i < list.length; i++) {
     const { hostId, reason } = list[i];
     const h = hostId.length;
     const r = reason.length;
-    const size = (h > 0 ? 1 + varintLength(h) + h : 0) + (r > 0 ? 1 + varintLength(r) + r : 0);
-    out += tag + varint(size);
-    if (h > 0) out += TAG_HOST_ID + varint(h) + hostId;
-    if (r > 0) out += TAG_REASON + varint(r) + reason;
-    text += hostId + reason;
+    b[p++] = tag;
+    p = writeVarint(b, p, (h > 0 ? 1 + varintLength(h) + h : 0) + (r > 0 ? 1 + varintLength(r) + r : 0));
+    if (h > 0) {
+      b[p++] = TAG_HOST_ID;
+      p = writeVarint(b, p, h);
+      if (b.utf8Write(hostId, p) !== h) return null;
+      p += h;
+    }
+    if (r > 0) {
+      b[p++] = TAG_REASON;
+      p = writeVarint(b, p, r);
+      if (b.utf8Write(reason, p) !== r) return null;
+      p += r;
+    }
   }
-  // Every char below 0x80 ⇔ as many UTF-8 bytes as chars: then char lengths are byte lengths.
-  if (Buffer.byteLength(text, 'utf8') !== text.length) return null;
-  return Buffer.from(out, 'latin1');
+  return b.subarray(0, size);
 }
 
 function concat(head: Uint8Array, block: Buffer, tail?: Uint8Array): Buffer {
