@@ -22,6 +22,18 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
+/** Servers still running: stopped when the benchmark exits or is interrupted, so none is left behind. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGTERM');
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of running) c.kill('SIGTERM');
+    process.exit(130);
+  });
+}
+
 /** Starts `wattplace serve` with extra flags; resolves once it logs its bound addresses. */
 export function startChildServer(flags: string[] = []): Promise<ChildServer> {
   // BENCH_SERVER_NODE_OPTIONS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -30,6 +42,8 @@ export function startChildServer(flags: string[] = []): Promise<ChildServer> {
   const proc = spawn(process.execPath, [...nodeArgs, ...args, ...flags], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   return new Promise((resolve, reject) => {
     const rl = readline.createInterface({ input: proc.stdout! });
     const onExit = (code: number | null) => reject(new Error(`server exited with ${code} before serving`));

@@ -39,9 +39,9 @@ function writeVarint(b: Buffer, p: number, n: number): number {
  * null when some text is not ASCII (the caller then uses ts-proto).
  *
  * Sizes are computed from string lengths, which are byte lengths for ASCII;
- * each string is then written with utf8Write into the rest of the buffer, which
+ * each string is then written as UTF-8 into the rest of the buffer, which
  * returns the bytes written: equal to the length only for ASCII text. (A
- * non-ASCII string has more UTF-8 bytes than chars; utf8Write writes whole
+ * non-ASCII string has more UTF-8 bytes than chars; Buffer#write writes whole
  * chars only, so a string cut short by the end of the buffer still wrote
  * more bytes than its length as long as SLACK ≥ 5 bytes lie beyond it.)
  */
@@ -64,13 +64,13 @@ export function encodeRejections(tag: number, list: readonly pb.Rejection[]): Bu
     if (h > 0) {
       b[p++] = TAG_HOST_ID;
       p = writeVarint(b, p, h);
-      if (b.utf8Write(hostId, p) !== h) return null;
+      if (b.write(hostId, p, 'utf8') !== h) return null;
       p += h;
     }
     if (r > 0) {
       b[p++] = TAG_REASON;
       p = writeVarint(b, p, r);
-      if (b.utf8Write(reason, p) !== r) return null;
+      if (b.write(reason, p, 'utf8') !== r) return null;
       p += r;
     }
   }
