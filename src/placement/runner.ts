@@ -221,13 +221,7 @@ export class PlacementRunner {
       // list is cut at topK, so Place keeps only what it returns.
       let pos = count;
       if (topK !== Infinity) {
-        // better(sc, ft, h, …pos − 1) written out, so no double crosses a call boundary (boxed) per host
-        while (pos > 0) {
-          const sb = score[pos - 1];
-          const fb = fit[pos - 1];
-          if (sc > sb + EPS || (sc >= sb - EPS && (ft < fb - EPS || (!(ft > fb + EPS) && h < order[pos - 1])))) pos--;
-          else break;
-        }
+        while (pos > 0 && better(sc, ft, h, score[pos - 1], fit[pos - 1], order[pos - 1])) pos--;
         if (pos >= topK) continue;
       } // else Evaluate keeps everything: append now, sort once after the pass.
       const end = count < topK ? count : topK - 1;
