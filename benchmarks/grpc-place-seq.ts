@@ -20,6 +20,10 @@ async function run(n: number) {
     await loadFleet(server.address, buildFleet(n, Date.now()));
     const p = new pb.PlacementServiceClient(server.address, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      // A receive window larger than one answer (HTTP/2's default 64 KB would
+      // stall a 66 KB answer for a WINDOW_UPDATE round trip; grpc-go grows its
+      // window by BDP estimation, grpc-js needs it set).
+      'grpc-node.flow_control_window': 4 * 1024 * 1024,
     });
     const reqs = buildWorkloads(1024).map((w) =>
       pb.PlaceRequest.fromPartial({
