@@ -235,6 +235,36 @@ describe('TLS and mutual TLS on gRPC, HTTPS with client certificates', () => {
     const r = await get(`https://${s.httpAddress}/metrics`, { ca: pki.read(pki.caCert), cert: pki.read(pki.rogueCert), key: pki.read(pki.rogueKey), agent: false });
     expect(r.status).toBe(401);
   });
+
+  // kube-scheduler's extender config carries certificates, not tokens: the client certificate authenticates /k8s
+  it.each([
+    ['with the scheduler\'s client certificate', true, 200],
+    ['without a certificate', false, 401],
+  ])('POST /k8s/filter over HTTPS %s → %i', async (_n, withCert, status) => {
+    const body = JSON.stringify({ Pod: { metadata: { name: 'p', namespace: 'default' }, spec: { containers: [] } }, NodeNames: ['n1'] });
+    const r = await new Promise<HttpResult>((resolve, reject) => {
+      const req = https.request(
+        `https://${s.httpAddress}/k8s/filter`,
+        {
+          method: 'POST',
+          servername: 'localhost',
+          ca: pki.read(pki.caCert),
+          ...(withCert ? { cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey) } : {}),
+          agent: false,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          let t = '';
+          res.on('data', (c: Buffer) => (t += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: t }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(r.status, r.body).toBe(status);
+    if (status === 200) expect(JSON.parse(r.body)).toHaveProperty('Error');
+  });
 });
 
 describe('TLS with a token and a non-loopback address', () => {
