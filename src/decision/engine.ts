@@ -7,7 +7,7 @@ import {
   type Rejection,
   type Workload,
 } from '../domain';
-import { PlacementRunner, type CandidateOverrides, type PlacementConfig, type PreparedDemand, type RunResult } from '../placement';
+import { buildPruneOrder, PlacementRunner, type PruneOrder, type CandidateOverrides, type PlacementConfig, type PreparedDemand, type RunResult } from '../placement';
 import type { ClusterSnapshot, MemoryStore, ReservationBook, SnapshotCollector } from '../telemetry';
 import { checkCandidate, checkWorkload } from './workload';
 
@@ -30,6 +30,8 @@ export interface EvaluateResult {
   readonly feasible: HostScore[];
   readonly rejected: Rejection[];
   readonly pluginErrors: RunResult['pluginErrors'];
+  /** Hosts the runner looked at. */
+  readonly examined: number;
 }
 
 export interface PlaceResult {
@@ -39,8 +41,11 @@ export interface PlaceResult {
   readonly score: number;
   readonly reservationId: string;
   readonly alternatives: HostScore[];
+  /** Hosts examined and rejected (Place stops examining once no host left can enter its answer). */
   readonly rejected: Rejection[];
   readonly pluginErrors: RunResult['pluginErrors'];
+  /** Hosts the runner looked at before it could stop. */
+  readonly examined: number;
 }
 
 export interface DecisionDeps {
@@ -71,6 +76,8 @@ export class DecisionEngine {
   private readonly runner = new PlacementRunner();
   /** Set when an allocation report confirmed a reservation: the next decision must not read an older snapshot. */
   private confirmedSinceSnapshot = false;
+  /** The prune order of the latest snapshot a Place read (built on first use). */
+  private pruned?: { snap: ClusterSnapshot; order: PruneOrder };
 
   constructor(readonly deps: DecisionDeps) {
     deps.store.onAllocation = (h, t, cpu, mem) => {
@@ -93,6 +100,7 @@ export class DecisionEngine {
       feasible: this.scores(res, snap, 0, res.count),
       rejected: rejections(unknown, res, snap),
       pluginErrors: res.pluginErrors,
+      examined: res.considered,
     };
   }
 
@@ -115,6 +123,7 @@ export class DecisionEngine {
       alternatives: this.scores(res, snap, 1, res.count),
       rejected,
       pluginErrors: res.pluginErrors,
+      examined: res.considered,
     };
   }
 
@@ -133,6 +142,8 @@ export class DecisionEngine {
   }
 
   private run(req: DecisionRequest, topK: number) {
+    // Place over every host scans in prune order and stops early (same answer);
+    // Evaluate, and any request naming candidates, examines every host it names.
     const w = checkWorkload(req.workload);
     const now = this.deps.clock();
     const book = this.deps.reservations;
@@ -196,7 +207,12 @@ export class DecisionEngine {
       }
       hosts = hosts.subarray(0, k);
     }
-    const res = this.runner.run({ demand, snapshot: snap, reserved: book, hosts, overrides, topK });
+    let prune: PruneOrder | undefined;
+    if (hosts === null && topK !== Infinity) {
+      if (this.pruned?.snap !== snap) this.pruned = { snap, order: buildPruneOrder(snap, cfg) };
+      prune = this.pruned.order;
+    }
+    const res = this.runner.run({ demand, snapshot: snap, reserved: book, hosts, overrides, topK, prune });
     return { res, snap, unknown, now };
   }
 }

@@ -8,6 +8,7 @@ import { stalenessFilter } from './filters/staleness';
 import { carbonFactor } from './score/carbon';
 import { marginalWatts } from './score/marginal-power';
 import { freeCpuShareAfter } from './score/tight-fit';
+import type { PruneOrder } from './prune';
 import type { FilterPlugin, HostCursor, PreparedDemand } from './types';
 
 /** Filters in the order they run; the first to reject gives the reason. */
@@ -36,6 +37,12 @@ export interface RunInput {
   readonly overrides?: CandidateOverrides;
   /** Keep only the best `topK` feasible hosts (Place); Infinity keeps all (Evaluate). */
   readonly topK: number;
+  /**
+   * Scan hosts in this order (instead of `hosts`) and stop once no host left
+   * can enter the best `topK` (see prune.ts): the answer is the same as a full
+   * scan's, but hosts never examined are not in `rejected`.
+   */
+  readonly prune?: PruneOrder;
 }
 
 export interface RunRejection {
@@ -151,7 +158,10 @@ export class PlacementRunner {
   }
 
   run(inp: RunInput): RunResult {
-    const n = inp.hosts ? inp.hosts.length : inp.snapshot.size;
+    const prune = inp.prune;
+    if (prune && inp.overrides) throw new Error('a prune order scans every host: it cannot take candidate overrides');
+    const hostList = prune ? prune.order : inp.hosts;
+    const n = hostList ? hostList.length : inp.snapshot.size;
     this.ensure(n);
     const d = inp.demand;
     const filters = this.filters;
@@ -164,8 +174,17 @@ export class PlacementRunner {
     let nrej = 0;
     const pluginErrors: RunResult['pluginErrors'] = [];
 
+    // With a prune order: a host at position k has weighted marginal watts of at
+    // least d·key[k]; once that exceeds the topK-th best (by more than the tie
+    // margin, with slack for rounding) no host from k on can enter the answer.
+    const dcpu = d.cpu;
+    let considered = n;
     for (let k = 0; k < n; k++) {
-      const h = inp.hosts ? inp.hosts[k] : k;
+      if (prune && count >= topK && dcpu * prune.key[k] * (1 - 1e-9) - 1e-9 > -score[topK - 1] + EPS) {
+        considered = k;
+        break;
+      }
+      const h = hostList ? hostList[k] : k;
       const c = this.fill(inp, h, k);
       let failed = -1;
       let code = 0;
@@ -255,7 +274,7 @@ export class PlacementRunner {
       const c = this.fill(inp, h, k);
       rejected[r] = { hostIndex: h, plugin: filters[p].name, reason: filters[p].explain(code, d, c) };
     }
-    return { considered: n, feasible, count, order, marginal, score, rejected, pluginErrors };
+    return { considered, feasible, count, order, marginal, score, rejected, pluginErrors };
   }
 
   /**

@@ -14,6 +14,12 @@ export interface PowerModel {
   readonly standbyWatts: Watts;
   /** P(u) for u in [0, 1]. */
   watts(u: number): Watts;
+  /**
+   * The least slope dP/du (watts per unit of utilization) anywhere on
+   * [u0, u1] ⊆ [0, 1], so that P(b + Δ) − P(b) ≥ Δ · minSlope(u0, u1) whenever
+   * u0 ≤ b ≤ b + Δ ≤ u1. With u1 ≤ u0 it is the slope just right of u0.
+   */
+  minSlope(u0: number, u1: number): number;
 }
 
 const clamp01 = (u: number): number => (u > 1 ? 1 : u > 0 ? u : 0);
@@ -32,6 +38,9 @@ class LinearPowerModel implements PowerModel {
   }
   watts(u: number): Watts {
     return (this.idleWatts + this.span * clamp01(u)) as Watts;
+  }
+  minSlope(): number {
+    return this.span;
   }
 }
 
@@ -57,6 +66,19 @@ class TablePowerModel implements PowerModel {
     const lo = this.w[i];
     return (lo + (this.w[i + 1] - lo) * (x - i)) as Watts;
   }
+  /** Segment i has slope 10·(w[i+1] − w[i]); the least over the segments [u0, u1] touches. */
+  minSlope(u0: number, u1: number): number {
+    const x0 = clamp01(u0) * 10;
+    const first = x0 >= 10 ? 9 : Math.floor(x0);
+    const x1 = clamp01(u1) * 10;
+    const last = x1 <= x0 ? first : Math.min(9, Math.ceil(x1) - 1);
+    let m = Infinity;
+    for (let i = first; i <= last; i++) {
+      const sl = (this.w[i + 1] - this.w[i]) * 10;
+      if (sl < m) m = sl;
+    }
+    return m;
+  }
 }
 
 /** P(u) = K0 + K1·e^(K2·u) — the form used by the Kubernetes "Peaks" scheduler plugin. */
@@ -72,6 +94,13 @@ class ExponentialPowerModel implements PowerModel {
   watts(u: number): Watts {
     const s = this.spec;
     return (s.k0 + s.k1 * Math.exp(s.k2 * clamp01(u))) as Watts;
+  }
+  /** P'(u) = K1·K2·e^(K2·u) is monotone in u, so its least value on [u0, u1] is at an end. */
+  minSlope(u0: number, u1: number): number {
+    const s = this.spec;
+    const a = s.k1 * s.k2 * Math.exp(s.k2 * clamp01(u0));
+    const b = s.k1 * s.k2 * Math.exp(s.k2 * clamp01(u1 > u0 ? u1 : u0));
+    return a < b ? a : b;
   }
 }
 

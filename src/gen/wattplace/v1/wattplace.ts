@@ -283,6 +283,12 @@ export interface PlaceResponse {
   reservationId: string;
   /** runner-up hosts, best first */
   alternatives: HostScore[];
+  /**
+   * Hosts Place examined and rejected, each with its reason. Place examines hosts
+   * in ascending order of a lower bound on their marginal watts and stops once no
+   * host left can enter its answer, so a host it never had to examine is not
+   * listed (Evaluate lists every host). With no feasible host every host is examined.
+   */
   rejected: Rejection[];
   score: number;
 }
