@@ -5,8 +5,17 @@
  * thousands of Places per second land. The client sends pre-encoded requests
  * and does not decode responses (except every 256th, checked), so the
  * client's core is not the bottleneck; the figure is the server's capacity.
+ * A second client, h2load (nghttp2's C load generator, Debian package
+ * nghttp2-client, installed when missing), sends the same gRPC frames over one
+ * HTTP/2 connection with 64 streams: it needs a fraction of the CPU grpc-js
+ * needs per call, so on two cores its figure is closer to what the server can
+ * do; every call is checked through the server's own Place counter.
  *   npm run bench:grpc-throughput
  */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as pb from '../src/gen/wattplace/v1/wattplace';
 import { buildFleet, buildWorkloads } from './lib/fleet';
@@ -70,6 +79,7 @@ async function run(n: number) {
     const secs = await phase(CALLS);
     const cpu = processCpuMs(server.proc.pid!) - cpu0;
     client.close();
+    const h2 = await h2loadPlaces(server.address, server.httpAddress, reqs[0]);
     return {
       hosts: n,
       inFlight: IN_FLIGHT,
@@ -80,10 +90,49 @@ async function run(n: number) {
       avgResponseBytes: Math.round(bytes / CALLS),
       // Server CPU per Place: 1e6 / this is what one fully available core could serve.
       serverCpuUsPerCall: Math.round((cpu * 1000) / CALLS),
+      h2loadPlacesPerSec: h2.perSec,
+      h2loadPlacedOk: h2.ok,
     };
   } finally {
     await server.stop();
   }
+}
+
+function ensureH2load(): string {
+  try {
+    return execFileSync('sh', ['-c', 'command -v h2load'], { encoding: 'utf8' }).trim();
+  } catch {
+    const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+    execFileSync(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-qq', 'nghttp2-client'], { stdio: 'inherit' });
+    return 'h2load';
+  }
+}
+
+async function placedOk(httpAddress: string): Promise<number> {
+  const text = await (await fetch(`http://${httpAddress}/metrics`)).text();
+  const m = /^wattplace_decisions_total\{rpc="Place",outcome="ok"\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** CALLS Places from h2load: one connection, IN_FLIGHT streams, gRPC framing by hand. */
+async function h2loadPlaces(address: string, httpAddress: string, body: Buffer): Promise<{ perSec: number; ok: string }> {
+  const bin = ensureH2load();
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wp-h2-')), 'place.bin');
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt8(0, 0); // not compressed
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  fs.writeFileSync(file, frame);
+  const before = await placedOk(httpAddress);
+  const out = execFileSync(
+    bin,
+    ['-n', String(CALLS), '-c', '1', '-m', String(IN_FLIGHT), '-d', file, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://${address}/wattplace.v1.PlacementService/Place`],
+    { encoding: 'utf8' },
+  );
+  const ok = (await placedOk(httpAddress)) - before;
+  const m = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(out);
+  if (!m) throw new Error(`h2load output not understood:\n${out}`);
+  return { perSec: Math.round(Number(m[3])), ok: `${ok}/${CALLS}` };
 }
 
 async function main() {

@@ -17,7 +17,10 @@ import { BENCH_STALE_AFTER_MS, type Fleet } from './fleet';
 export const MAIN_JS = path.resolve(__dirname, '../../../main.js');
 
 export interface ChildServer {
+  /** gRPC host:port. */
   readonly address: string;
+  /** HTTP host:port (metrics). */
+  readonly httpAddress: string;
   readonly proc: ChildProcess;
   stop(): Promise<void>;
 }
@@ -49,7 +52,7 @@ export function startChildServer(flags: string[] = []): Promise<ChildServer> {
     const onExit = (code: number | null) => reject(new Error(`server exited with ${code} before serving`));
     proc.once('exit', onExit);
     rl.on('line', (line) => {
-      let msg: { msg?: string; grpc?: string };
+      let msg: { msg?: string; grpc?: string; http?: string };
       try {
         msg = JSON.parse(line) as typeof msg;
       } catch {
@@ -60,6 +63,7 @@ export function startChildServer(flags: string[] = []): Promise<ChildServer> {
         const exited = new Promise<void>((r) => proc.once('exit', () => r()));
         resolve({
           address: msg.grpc,
+          httpAddress: msg.http ?? '',
           proc,
           stop: async () => {
             proc.kill('SIGTERM');
