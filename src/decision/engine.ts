@@ -78,6 +78,9 @@ export class DecisionEngine {
   private confirmedSinceSnapshot = false;
   /** The prune order of the latest snapshot a Place read (built on first use). */
   private pruned?: { snap: ClusterSnapshot; order: PruneOrder };
+  /** Candidate de-duplication: seen[h] === stamp when host h was named in this request. */
+  private seen = new Uint32Array(0);
+  private stamp = 0;
 
   constructor(readonly deps: DecisionDeps) {
     deps.store.onAllocation = (h, t, cpu, mem) => {
@@ -178,13 +181,15 @@ export class DecisionEngine {
         throw new ValidationError('candidates', `at most ${cfg.maxCandidates} candidates per request, got ${cands.length}`);
       }
       hosts = new Int32Array(cands.length);
-      overrides = {
-        allocCpu: new Float64Array(cands.length).fill(NaN),
-        allocMem: new Float64Array(cands.length).fill(NaN),
-        cpuRatio: new Float64Array(cands.length).fill(NaN),
-        memRatio: new Float64Array(cands.length).fill(NaN),
-      };
-      const seen = new Set<number>();
+      // Duplicates are dropped with a per-host stamp (no Set); the override arrays
+      // are only built when some candidate carries its own view.
+      if (this.seen.length < snap.size) this.seen = new Uint32Array(Math.max(snap.size, this.seen.length * 2));
+      if (this.stamp === 0xffffffff) {
+        this.seen.fill(0);
+        this.stamp = 0;
+      }
+      const stamp = ++this.stamp;
+      const seen = this.seen;
       let k = 0;
       for (let i = 0; i < cands.length; i++) {
         const c = cands[i];
@@ -194,15 +199,25 @@ export class DecisionEngine {
           unknown.push({ hostId: c.hostId, reason: 'unknown host: not registered with wattplace' });
           continue;
         }
-        if (seen.has(h)) continue;
-        seen.add(h);
+        if (seen[h] === stamp) continue;
+        seen[h] = stamp;
         hosts[k] = h;
-        if (c.allocated) {
-          overrides.allocCpu[k] = c.allocated.cpuMillis;
-          overrides.allocMem[k] = c.allocated.memBytes;
+        if (c.allocated || c.cpuAllocationRatio || c.memAllocationRatio) {
+          if (!overrides) {
+            overrides = {
+              allocCpu: new Float64Array(cands.length).fill(NaN),
+              allocMem: new Float64Array(cands.length).fill(NaN),
+              cpuRatio: new Float64Array(cands.length).fill(NaN),
+              memRatio: new Float64Array(cands.length).fill(NaN),
+            };
+          }
+          if (c.allocated) {
+            overrides.allocCpu[k] = c.allocated.cpuMillis;
+            overrides.allocMem[k] = c.allocated.memBytes;
+          }
+          if (c.cpuAllocationRatio) overrides.cpuRatio[k] = c.cpuAllocationRatio;
+          if (c.memAllocationRatio) overrides.memRatio[k] = c.memAllocationRatio;
         }
-        if (c.cpuAllocationRatio) overrides.cpuRatio[k] = c.cpuAllocationRatio;
-        if (c.memAllocationRatio) overrides.memRatio[k] = c.memAllocationRatio;
         k++;
       }
       hosts = hosts.subarray(0, k);

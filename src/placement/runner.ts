@@ -300,22 +300,56 @@ export class PlacementRunner {
     }
   }
 
+  /**
+   * Orders order[0..count) best first. One native numeric sort of a
+   * Float64Array does the bulk: −score (≥ 0: power never falls with load) with
+   * the position packed into the low mantissa bits, which perturbs it by far
+   * less than the tie margin. Runs of scores within 1e-6 of each other are then
+   * re-sorted with the exact comparator (score within EPS, tighter fit, index),
+   * so the result is the comparator's order.
+   */
   private sortAll(count: number): void {
     const { order, marginal, score, fit } = this;
-    const perm = Array.from({ length: count }, (_, i) => i);
-    perm.sort((a, b) => (better(score[a], fit[a], order[a], score[b], fit[b], order[b]) ? -1 : 1));
+    let ok = true;
+    for (let i = 0; i < count; i++) if (!(score[i] <= 0)) ok = false;
+    let perm: Int32Array;
+    if (ok && count < 1 << 20) {
+      const bits = 32 - Math.clz32(count);
+      const mask = (1 << bits) - 1;
+      const packed = new Float64Array(count);
+      const words = new Uint32Array(packed.buffer);
+      for (let i = 0; i < count; i++) {
+        packed[i] = -score[i] + 0; // + 0 turns −0 into 0
+        words[2 * i] = ((words[2 * i] & ~mask) | i) >>> 0;
+      }
+      packed.sort();
+      perm = new Int32Array(count);
+      for (let i = 0; i < count; i++) perm[i] = words[2 * i] & mask;
+      // Re-sort runs of near-equal scores exactly.
+      const cmp = (a: number, b: number) => (better(score[a], fit[a], order[a], score[b], fit[b], order[b]) ? -1 : 1);
+      for (let i = 0; i < count; ) {
+        let j = i + 1;
+        while (j < count && Math.abs(score[perm[j]] - score[perm[j - 1]]) < 1e-6) j++;
+        if (j - i > 1) perm.subarray(i, j).sort(cmp);
+        i = j;
+      }
+    } else {
+      perm = Int32Array.from({ length: count }, (_, i) => i);
+      perm.sort((a, b) => (better(score[a], fit[a], order[a], score[b], fit[b], order[b]) ? -1 : 1));
+    }
     const o = order.slice(0, count);
     const m = marginal.slice(0, count);
-    const s = score.slice(0, count);
+    const sc = score.slice(0, count);
     const f = fit.slice(0, count);
     for (let i = 0; i < count; i++) {
       const p = perm[i];
       order[i] = o[p];
       marginal[i] = m[p];
-      score[i] = s[p];
+      score[i] = sc[p];
       fit[i] = f[p];
     }
   }
+
 }
 
 /** Strict order: higher score; within EPS the tighter fit; then the lower host index. */
