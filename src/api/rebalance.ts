@@ -1,8 +1,8 @@
 import { LimitError, PowerState, ValidationError } from '../domain';
-import type { HttpApi } from '../api/http';
-import { DEFAULT_FORECAST, WorkloadForecaster } from './forecast';
-import { DEFAULT_REBALANCE, Rebalancer, type RebalanceConfig } from './rebalance';
-import type { Wattplace } from './wattplace';
+import type { HttpApi } from './http';
+import { DEFAULT_FORECAST, WorkloadForecaster } from '../decision/forecast';
+import { DEFAULT_REBALANCE, Rebalancer, type RebalanceConfig } from '../decision/rebalance';
+import type { Wattplace } from '../decision/wattplace';
 
 /** Most running workloads one rebalance request may carry, and samples of history per workload. */
 export const REBALANCE_LIMITS = { maxWorkloads: 50_000, maxHistory: 1000 };

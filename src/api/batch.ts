@@ -1,8 +1,8 @@
 import { ValidationError, type Resources, type Workload } from '../domain';
 import type * as pb from '../gen/wattplace/v1/wattplace';
 import type { SolveStats } from '../solver/optimize';
-import { placeBatch, type BatchDeps } from './batch';
-import { planConsolidation } from './consolidation';
+import { placeBatch, type BatchDeps } from '../decision/batch';
+import { planConsolidation } from '../decision/consolidation';
 
 /** int64 from the wire → safe number, naming the field when it is not. */
 function count(v: bigint | undefined, field: string): number {
