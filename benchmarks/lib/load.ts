@@ -194,6 +194,8 @@ export async function runLoad(server: { grpc: string; http: string }, fleet: Fle
   const smp = { sent: 0, accepted: 0, rejected: 0, firstRejections: [] as string[] };
   const memory: MemoryPoint[] = [];
   const pending = new Set<Promise<unknown>>();
+  /** Releases waiting for their timer. */
+  const scheduled = new Set<Promise<void>>();
   const track = <T>(p: Promise<T>) => {
     pending.add(p);
     void p.finally(() => pending.delete(p)).catch(() => undefined);
@@ -214,13 +216,19 @@ export async function runLoad(server: { grpc: string; http: string }, fleet: Fle
         dec.ok++;
         if (i % releaseEvery === 0) {
           const id = pb.PlaceResponse.decode(res).reservationId;
-          setTimeout(() => {
-            rel.sent++;
-            track(release(Buffer.from(pb.ReleaseRequest.encode({ reservationId: id }).finish()))).then(
-              () => rel.ok++,
-              (e) => ((e as grpc.ServiceError).code === grpc.status.NOT_FOUND ? rel.expired++ : bump(rel.errors, codeName(e))),
-            );
-          }, releaseAfterMs).unref();
+          // The release is part of the run: the drain below waits for timers not fired yet.
+          const due = new Promise<void>((fire) =>
+            setTimeout(() => {
+              scheduled.delete(due);
+              rel.sent++;
+              track(release(Buffer.from(pb.ReleaseRequest.encode({ reservationId: id }).finish()))).then(
+                () => rel.ok++,
+                (e) => ((e as grpc.ServiceError).code === grpc.status.NOT_FOUND ? rel.expired++ : bump(rel.errors, codeName(e))),
+              );
+              fire();
+            }, releaseAfterMs).unref(),
+          );
+          scheduled.add(due);
         }
       },
       (e) => {
@@ -332,7 +340,9 @@ export async function runLoad(server: { grpc: string; http: string }, fleet: Fle
   const elapsed = performance.now() - start;
   // stragglers: everything sent must be answered within its deadline
   const drainUntil = Date.now() + deadlineMs + 5_000;
-  while ((pending.size > 0 || agents.some((a) => a.busy)) && Date.now() < drainUntil) await Promise.race([...pending, new Promise((r) => setTimeout(r, 100))]).catch(() => undefined);
+  while ((pending.size > 0 || scheduled.size > 0 || agents.some((a) => a.busy)) && Date.now() < drainUntil) {
+    await Promise.race([...pending, ...scheduled, new Promise((r) => setTimeout(r, 100))]).catch(() => undefined);
+  }
   const unanswered = pending.size;
   const total = performance.now() - start;
   await memTick(total);
