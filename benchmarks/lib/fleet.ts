@@ -9,6 +9,7 @@ import {
   epochMs,
   memBytes,
   PowerState,
+  rng,
   watts,
   type HostSample,
   type HostSpec,
@@ -18,17 +19,9 @@ import {
 import { SPECPOWER_TABLES } from '../../src/power/catalog';
 import { createPowerModel } from '../../src/power';
 
+export { rng };
+
 /** mulberry32: small, fast, good enough for synthetic data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GiB = 1024 ** 3;
 

@@ -93,19 +93,22 @@ export function hostFromPb(h: pb.Host, field: string): HostSpec {
   };
 }
 
-export function hostToPb(h: HostSpec): pb.Host {
-  const p = h.power;
+export function powerSpecToPb(p: PowerModelSpec): pb.PowerModel {
   const model: pb.PowerModel['model'] =
     p.kind === 'linear'
       ? { $case: 'linear', linear: { idleWatts: p.idleWatts, maxWatts: p.maxWatts } }
       : p.kind === 'table'
         ? { $case: 'table', table: { watts: [...p.watts] } }
         : { $case: 'exponential', exponential: { k0: p.k0, k1: p.k1, k2: p.k2 } };
+  return { model, standbyWatts: p.standbyWatts };
+}
+
+export function hostToPb(h: HostSpec): pb.Host {
   return {
     id: h.id,
     site: h.site,
     capacity: { cpuMillis: BigInt(h.capacity.cpuMillis), memBytes: BigInt(h.capacity.memBytes) },
-    power: { model, standbyWatts: p.standbyWatts },
+    power: powerSpecToPb(h.power),
     state: stateToPb(h.state),
     labels: { ...h.labels },
   };

@@ -1,16 +1,8 @@
 import type { Wattplace } from '../decision';
 import { NotFoundError, ValidationError, type PowerModelSpec } from '../domain';
 import type * as pb from '../gen/wattplace/v1/wattplace';
+import { powerSpecToPb } from './convert';
 
-export function powerSpecToPb(p: PowerModelSpec): pb.PowerModel {
-  const model: pb.PowerModel['model'] =
-    p.kind === 'linear'
-      ? { $case: 'linear', linear: { idleWatts: p.idleWatts, maxWatts: p.maxWatts } }
-      : p.kind === 'table'
-        ? { $case: 'table', table: { watts: [...p.watts] } }
-        : { $case: 'exponential', exponential: { k0: p.k0, k1: p.k1, k2: p.k2 } };
-  return { model, standbyWatts: p.standbyWatts };
-}
 
 /** GetPowerModel: declared vs learned curve of one host (src/telemetry/learned). */
 export function getPowerModel(core: Wattplace, req: pb.GetPowerModelRequest): pb.GetPowerModelResponse {

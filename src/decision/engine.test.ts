@@ -162,14 +162,20 @@ describe('DecisionEngine input checks', () => {
   });
 });
 
+/** Any of the three power model kinds, with realistic coefficients. */
+async function powerArbitrary() {
+  const fc = await import('fast-check');
+  return fc.oneof(
+    fc.record({ kind: fc.constant('linear' as const), idleWatts: fc.integer({ min: 40, max: 150 }), maxWatts: fc.integer({ min: 150, max: 400 }), standbyWatts: fc.constant(0) }),
+    fc.record({ kind: fc.constant('table' as const), watts: fc.constantFrom(G4_WATTS, X5670_WATTS, X3470_WATTS), standbyWatts: fc.constant(0) }),
+    fc.record({ kind: fc.constant('exponential' as const), k0: fc.integer({ min: 50, max: 100 }), k1: fc.integer({ min: 1, max: 40 }), k2: fc.double({ min: 0.1, max: 3, noNaN: true }), standbyWatts: fc.constant(0) }),
+  );
+}
+
 describe('Place agrees with Evaluate on any cluster (property)', () => {
   it('Place picks Evaluate’s first host, its alternatives are Evaluate’s next ones, and Evaluate is ordered best first', async () => {
     const fc = await import('fast-check');
-    const power = fc.oneof(
-      fc.record({ kind: fc.constant('linear' as const), idleWatts: fc.integer({ min: 40, max: 150 }), maxWatts: fc.integer({ min: 150, max: 400 }), standbyWatts: fc.constant(0) }),
-      fc.record({ kind: fc.constant('table' as const), watts: fc.constantFrom(G4_WATTS, X5670_WATTS, X3470_WATTS), standbyWatts: fc.constant(0) }),
-      fc.record({ kind: fc.constant('exponential' as const), k0: fc.integer({ min: 50, max: 100 }), k1: fc.integer({ min: 1, max: 40 }), k2: fc.double({ min: 0.1, max: 3, noNaN: true }), standbyWatts: fc.constant(0) }),
-    );
+    const power = await powerArbitrary();
     const host = fc.record({
       cpu: fc.constantFrom(4000, 8000, 16000),
       power,
@@ -207,11 +213,7 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
 
   it('a run of Places with reservations piling up, carbon weighting and overcommit: each equals the Evaluate just before it', async () => {
     const fc = await import('fast-check');
-    const power = fc.oneof(
-      fc.record({ kind: fc.constant('linear' as const), idleWatts: fc.integer({ min: 40, max: 150 }), maxWatts: fc.integer({ min: 150, max: 400 }), standbyWatts: fc.constant(0) }),
-      fc.record({ kind: fc.constant('table' as const), watts: fc.constantFrom(G4_WATTS, X5670_WATTS, X3470_WATTS), standbyWatts: fc.constant(0) }),
-      fc.record({ kind: fc.constant('exponential' as const), k0: fc.integer({ min: 50, max: 100 }), k1: fc.integer({ min: 1, max: 40 }), k2: fc.double({ min: 0.1, max: 3, noNaN: true }), standbyWatts: fc.constant(0) }),
-    );
+    const power = await powerArbitrary();
     const host = fc.record({
       cpu: fc.constantFrom(4000, 8000, 16000),
       power,

@@ -1,3 +1,4 @@
 export * from './units';
 export * from './types';
 export * from './errors';
+export * from './random';

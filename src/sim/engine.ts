@@ -638,17 +638,10 @@ export class Simulator {
     const { util, mips } = this.wl;
     const d = this.dt;
     for (let v = 0; v < this.nV; v++) if (this.alive[v]) this.req[v] = util[v * S + kk] * mips[v];
-    let dem = 0;
-    for (let v = 0; v < this.nV; v++) if (this.alive[v]) dem += this.req[v];
+    const dem = this.aliveDemand();
     for (let h = 0; h < this.nH; h++) {
-      const l = this.lists[h];
-      const pe = this.fleet.coreMips[h];
       const total = this.fleet.total[h];
-      let sum = 0;
-      for (let i = 0; i < l.length; i++) {
-        const r = this.req[l[i]];
-        sum += r > pe ? pe : r;
-      }
+      const sum = this.requested(h);
       this.prevUM[h] = this.UM[h];
       this.UM[h] = sum > total ? total : sum;
       if (k > 0) {
@@ -687,21 +680,32 @@ export class Simulator {
   }
 
   /** After decisions: the configuration the next interval runs with. */
-  private realSettle(): void {
+  /** Total demand of the VMs still alive, MIPS. */
+  private aliveDemand(): number {
     let dem = 0;
     for (let v = 0; v < this.nV; v++) if (this.alive[v]) dem += this.req[v];
-    this.lastDemand = dem;
+    return dem;
+  }
+
+  /** What host h's VMs request, each capped at one core's MIPS (a VM has one core). */
+  private requested(h: number): number {
+    const l = this.lists[h];
+    const pe = this.fleet.coreMips[h];
+    let sum = 0;
+    for (let i = 0; i < l.length; i++) {
+      const r = this.req[l[i]];
+      sum += r > pe ? pe : r;
+    }
+    return sum;
+  }
+
+  private realSettle(): void {
+    this.lastDemand = this.aliveDemand();
     for (let h = 0; h < this.nH; h++) {
-      const l = this.lists[h];
-      const pe = this.fleet.coreMips[h];
       const total = this.fleet.total[h];
-      let sum = 0;
-      for (let i = 0; i < l.length; i++) {
-        const r = this.req[l[i]];
-        sum += r > pe ? pe : r;
-      }
+      const sum = this.requested(h);
       this.UM[h] = sum > total ? total : sum;
-      this.prevCount[h] = l.length;
+      this.prevCount[h] = this.lists[h].length;
       this.prevOver[h] = sum - total;
     }
   }

@@ -1,4 +1,6 @@
-import { PowerState, type PowerModelSpec } from '../domain';
+import { PowerState, rng, type PowerModelSpec } from '../domain';
+
+export { rng };
 import { catalogSpec, createPowerModel } from '../power';
 import type { Problem, SolverHost, SolverWorkload } from './problem';
 
@@ -36,16 +38,6 @@ export interface FixtureOptions {
   readonly seed?: number;
 }
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A host as the problem sees it: empty, ceiling 0.8 of its CPU, may go to STANDBY. */
 export function solverHost(id: string, t: HostType, opts: { ceiling?: number; state?: PowerState; labels?: Record<string, string> } = {}): SolverHost {

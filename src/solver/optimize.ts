@@ -1,3 +1,4 @@
+import { rng } from '../domain';
 import { fluidBound, typeBoundModel } from './bound';
 import { heuristic, objectiveOf, PackState } from './heuristic';
 import { LpWorker, type LpOutcome } from './lp-worker';
@@ -69,17 +70,6 @@ export interface OptimizeResult {
 /** Longest the (synchronous) heuristic may run; the exact phase after it runs in a worker and does not block. */
 export const HEURISTIC_MAX_MS = 1500;
 
-/** Deterministic PRNG (mulberry32) for neighbourhood choice. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The combined optimizer:
