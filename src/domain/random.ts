@@ -13,3 +13,10 @@ export function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** A uniform and a standard normal stream (Box–Muller) from one seeded rng. */
+export function gaussianRng(seed: number): { uniform: () => number; normal: () => number } {
+  const uniform = rng(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  return { uniform, normal };
+}

@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { gaussianRng } from '../../domain';
 import { SPECPOWER_TABLES } from '../catalog';
 import { createPowerModel } from '../model';
 import { fitPowerCurve, isotonic, KNOTS, rejectFit, tableAt, type PowerFit } from './fit';
 
-/** Deterministic PRNG (mulberry32) and a Box–Muller normal, so every run sees the same data. */
-function rng(seed: number): { uniform: () => number; normal: () => number } {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
+const rng = gaussianRng;
 
 interface Scenario {
   name: string;

@@ -5,23 +5,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { gaussianRng } from '../../domain';
 import * as pb from '../../gen/wattplace/v1/wattplace';
 import { call, startTestServer, type TestServer } from '../../../test/helpers/grpc';
 import { pbHost, pbLinear, sample, workload } from '../../../test/fixtures/clusters';
 import { SPECPOWER_TABLES } from '../../power';
 
-/** Deterministic PRNG (mulberry32) + Box–Muller. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { uniform, normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()) };
-}
+const rng = gaussianRng;
 
 // The truth: hp-ml110-g5 (93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135 W).
 const G5 = SPECPOWER_TABLES['hp-ml110-g5'];
