@@ -82,7 +82,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   httpApi.route('GET', '/metrics', async () => ({
     status: 200,
     body: null,
-    text: await metrics.registry.metrics(),
+    text: await metrics.text(),
     contentType: metrics.registry.contentType,
   }));
   const deps = { core, metrics, log };

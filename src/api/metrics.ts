@@ -64,7 +64,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(core: Wattplace, opts: { defaultMetrics?: boolean } = {}) {
+  /** Cached label prefixes for hostWattsText, per inventory. */
+  private hostLabels?: { ids: readonly string[]; sites: readonly string[]; prefix: string[] };
+
+  constructor(
+    private readonly core: Wattplace,
+    opts: { defaultMetrics?: boolean } = {},
+  ) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'wattplace_' });
     const cfg = core.config;
     new Gauge({
@@ -83,20 +89,9 @@ export class Metrics {
         for (const [k, v] of Object.entries(counts)) this.set({ state: k }, v);
       },
     });
-    // Measured power: the latest sample's watts per host (with its site) and summed per site.
-    new Gauge({
-      name: 'wattplace_host_watts',
-      help: 'Latest measured watts per host (hosts without a sample are left out).',
-      labelNames: ['host', 'site'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const s = core.collector.current();
-        for (let h = 0; h < s.size; h++) {
-          if (Number.isFinite(s.watts[h])) this.set({ host: s.ids[h], site: s.sites[s.siteIndex[h]] ?? '' }, s.watts[h]);
-        }
-      },
-    });
+    // Measured power per host: rendered by hostWattsText(), not through a
+    // prom-client gauge, whose per-label work blocked the event loop for tens of
+    // milliseconds per scrape at a few thousand hosts.
     new Gauge({
       name: 'wattplace_site_watts',
       help: 'Latest measured watts summed per site.',
@@ -135,6 +130,34 @@ export class Metrics {
   countAvoided(chosenWatts: number, alternatives: readonly { marginalWatts: number }[]): void {
     const next = alternatives[0]?.marginalWatts;
     if (next !== undefined && next > chosenWatts && Number.isFinite(next)) this.wattsAvoided.inc(next - chosenWatts);
+  }
+
+  /**
+   * `wattplace_host_watts{host,site}`: the latest measured watts per host (hosts
+   * without a sample are left out), in Prometheus text format. The escaped label
+   * part of each line is built once per inventory (snapshot.ids changes only
+   * when hosts are registered); a scrape only appends the values.
+   */
+  hostWattsText(): string {
+    const s = this.core.collector.current();
+    if (this.hostLabels?.ids !== s.ids || this.hostLabels.sites !== s.sites) {
+      const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+      const prefix = new Array<string>(s.size);
+      for (let h = 0; h < s.size; h++) prefix[h] = `wattplace_host_watts{host="${esc(s.ids[h])}",site="${esc(s.sites[s.siteIndex[h]] ?? '')}"} `;
+      this.hostLabels = { ids: s.ids, sites: s.sites, prefix };
+    }
+    const { prefix } = this.hostLabels;
+    const parts = ['# HELP wattplace_host_watts Latest measured watts per host (hosts without a sample are left out).\n# TYPE wattplace_host_watts gauge\n'];
+    for (let h = 0; h < s.size && h < prefix.length; h++) {
+      const w = s.watts[h];
+      if (Number.isFinite(w)) parts.push(prefix[h] + w + '\n');
+    }
+    return parts.join('');
+  }
+
+  /** The whole exposition: the registry's metrics and the per-host watts. */
+  async text(): Promise<string> {
+    return (await this.registry.metrics()) + this.hostWattsText();
   }
 
   /** Counts a run's plugin errors (bugs), if any. */
