@@ -1,26 +1,10 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { batchScenario } from '../solver/fixtures';
-import { jsLpBackend, optimize, type ExactBackend } from '../solver/optimize';
+import { optimize } from '../solver/optimize';
+import { corruptingBackend } from '../../test/fixtures/solver';
 import { verify } from '../solver/verify';
 import { SolverMetrics } from './batch-metrics';
-
-/** The real backend, every answer replaced by "everything on the first host of the model". */
-const corrupting = (): ExactBackend => {
-  const real = jsLpBackend();
-  return {
-    name: 'corrupt',
-    warm: () => real.warm?.(),
-    close: () => real.close(),
-    async solve(model, ms) {
-      const out = await real.solve(model, ms);
-      if (out.status !== 'solved') return out;
-      const r: Record<string, number | boolean> = { feasible: true, result: 0 };
-      for (const k of Object.keys(model.variables)) if (k.startsWith('x')) r[k] = k.endsWith('_0') ? 1 : 0;
-      return { ...out, result: r };
-    },
-  };
-};
 
 const value = async (reg: Registry, name: string, labels: Record<string, string>, series = name) => {
   const m = reg.getSingleMetric(name);
@@ -34,7 +18,7 @@ describe('solver metrics', () => {
     const reg = new Registry();
     const m = new SolverMetrics(reg);
     const p = batchScenario(20, 40);
-    const r = await optimize(p, { budgetMs: 1500, backend: corrupting, observer: m.observer('PlaceBatch') });
+    const r = await optimize(p, { budgetMs: 1500, backend: corruptingBackend, observer: m.observer('PlaceBatch') });
     expect(verify(p, r.assignment)).toEqual([]);
     expect(await value(reg, 'wattplace_solver_answers_total', { rpc: 'PlaceBatch', method: 'heuristic' })).toBe(1);
     const failures = await value(reg, 'wattplace_solver_verification_failures_total', { rpc: 'PlaceBatch' });

@@ -1,6 +1,6 @@
 import type { LpModel } from './milp';
 import type { Prepared } from './problem';
-import { onCostSegments } from './pwl';
+import { lowerHull, onCostSegments } from './pwl';
 
 /**
  * Lower bounds on the optimum. Both relax selectors, migrations and the
@@ -33,21 +33,7 @@ export function fluidBound(pp: Prepared, demandCpu: number): number {
       xs.push(s.xs[k]);
       ys.push(pp.openCost[h] + s.ys[k]);
     }
-    // hull
-    const hx: number[] = [];
-    const hy: number[] = [];
-    for (let i = 0; i < xs.length; i++) {
-      while (hx.length >= 2) {
-        const a = hx.length - 2;
-        const b = hx.length - 1;
-        if ((hx[b] - hx[a]) * (ys[i] - hy[a]) - (hy[b] - hy[a]) * (xs[i] - hx[a]) <= 0) {
-          hx.pop();
-          hy.pop();
-        } else break;
-      }
-      hx.push(xs[i]);
-      hy.push(ys[i]);
-    }
+    const { hx, hy } = lowerHull(xs, ys);
     for (let k = 0; k + 1 < hx.length; k++) segs.push({ slope: (hy[k + 1] - hy[k]) / (hx[k + 1] - hx[k]), width: hx[k + 1] - hx[k] });
   }
   segs.sort((a, b) => a.slope - b.slope);

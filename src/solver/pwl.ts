@@ -21,6 +21,25 @@ export interface Segments {
   readonly exact: boolean;
 }
 
+/** The lower convex hull of points sorted by x (Andrew's monotone chain, lower half). */
+export function lowerHull(xs: readonly number[], ys: readonly number[]): { hx: number[]; hy: number[] } {
+  const hx: number[] = [];
+  const hy: number[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    while (hx.length >= 2) {
+      const a = hx.length - 2;
+      const b = hx.length - 1;
+      if ((hx[b] - hx[a]) * (ys[i] - hy[a]) - (hy[b] - hy[a]) * (xs[i] - hx[a]) <= 0) {
+        hx.pop();
+        hy.pop();
+      } else break;
+    }
+    hx.push(xs[i]);
+    hy.push(ys[i]);
+  }
+  return { hx, hy };
+}
+
 export function onCostSegments(host: SolverHost, lim: number): Segments {
   const m = host.model;
   const base = host.baseUtil;
@@ -39,22 +58,7 @@ export function onCostSegments(host: SolverHost, lim: number): Segments {
   }
   xs.push(lim);
   const ys = xs.map(G);
-  // lower convex hull (Andrew's monotone chain, lower half)
-  const hx: number[] = [];
-  const hy: number[] = [];
-  for (let i = 0; i < xs.length; i++) {
-    while (hx.length >= 2) {
-      const a = hx.length - 2;
-      const b = hx.length - 1;
-      const cross = (hx[b] - hx[a]) * (ys[i] - hy[a]) - (hy[b] - hy[a]) * (xs[i] - hx[a]);
-      if (cross <= 0) {
-        hx.pop();
-        hy.pop();
-      } else break;
-    }
-    hx.push(xs[i]);
-    hy.push(ys[i]);
-  }
+  const { hx, hy } = lowerHull(xs, ys);
   let exact = m.spec.kind === 'linear' || hx.length === xs.length;
   if (m.spec.kind === 'exponential') {
     exact = false;

@@ -1,10 +1,11 @@
+import { corruptingBackend } from '../../test/fixtures/solver';
 import { describe, expect, it } from 'vitest';
 import { PowerState } from '../domain';
 import { batchScenario, consolidationScenario, HOST_TYPES, mixedFleet, SCENARIOS, solverHost, workloads } from './fixtures';
 import { heuristic, objectiveOf } from './heuristic';
 import { LpWorker } from './lp-worker';
 import { buildMilp } from './milp';
-import { jsLpBackend, optimize, type ExactBackend, type SolverObserver } from './optimize';
+import { optimize, type SolverObserver } from './optimize';
 import { orderMigrations } from './plan';
 import { evaluate, prepare, type Problem, type SolverHost, type SolverWorkload } from './problem';
 import { verify, verifyPairs, verifyPlan } from './verify';
@@ -144,29 +145,13 @@ describe('every answer is verified', () => {
 });
 
 describe('corrupted solver answers', () => {
-  /** The real backend, with every answer rewritten to put all x on one host (over capacity). */
-  const corrupting = (): ExactBackend => {
-    const real = jsLpBackend();
-    return {
-      name: 'corrupt',
-      warm: () => real.warm?.(),
-      close: () => real.close(),
-      async solve(model, ms) {
-        const out = await real.solve(model, ms);
-        if (out.status !== 'solved' || !out.result) return out;
-        const r: Record<string, number | boolean> = { feasible: true, result: -1e9 };
-        for (const k of Object.keys(model.variables)) if (k.startsWith('x')) r[k] = k.endsWith('_0') ? 1 : 0;
-        return { ...out, result: r };
-      },
-    };
-  };
   it('are caught by the verifier and the verified fallback is used', { retry: 2 }, async () => {
     // 20 × 40: the heuristic is not provably optimal here, so neighbourhoods are re-solved (and corrupted)
     const p = batchScenario(20, 40);
     const plain = await optimize(p, { budgetMs: 600, backend: null });
     const seen: string[] = [];
     const obs: SolverObserver = { verificationFailed: (m) => seen.push(m), fallback: (r) => seen.push(`fallback:${r}`) };
-    const r = await optimize(p, { budgetMs: 1500, backend: corrupting, observer: obs });
+    const r = await optimize(p, { budgetMs: 1500, backend: corruptingBackend, observer: obs });
     expect(seen.filter((x) => x === 'lns' || x === 'milp').length).toBeGreaterThan(0);
     expect(seen).toContain('fallback:verify');
     expect(r.stats.method).toBe('heuristic');

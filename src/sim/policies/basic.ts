@@ -15,6 +15,41 @@ function loads(view: SimView): { cpu: Float64Array; mem: Float64Array } {
 }
 
 /**
+ * Places each VM in turn on the best-scoring host among those where its
+ * demand (capped at one core) and memory fit, counting it before the next VM;
+ * -1 when none fits. Every fitting host is offered in fleet
+ * order and scored by `score(h, cpuAfter)`; the lowest score wins (the first of
+ * equal ones), and −Infinity stops the search at that host.
+ */
+function placeEach(view: SimView, vms: readonly number[], score: (h: number, cpuAfter: number) => number): Int32Array {
+  const f = view.fleet;
+  const { cpu, mem } = loads(view);
+  const out = new Int32Array(vms.length).fill(-1);
+  vms.forEach((v, i) => {
+    const r = view.req[v];
+    const m = view.memOf(v);
+    let best = -1;
+    let bestScore = Infinity;
+    for (let h = 0; h < f.n; h++) {
+      const c = Math.min(r, f.coreMips[h]);
+      if (cpu[h] + c > f.total[h] || mem[h] + m > f.ramMb[h]) continue;
+      const sc = score(h, cpu[h] + c);
+      if (sc < bestScore) {
+        bestScore = sc;
+        best = h;
+        if (sc === -Infinity) break;
+      }
+    }
+    if (best >= 0) {
+      cpu[best] += Math.min(r, f.coreMips[best]);
+      mem[best] += m;
+    }
+    out[i] = best;
+  });
+  return out;
+}
+
+/**
  * Least-allocated placement (the default Kubernetes and Nova behaviour): each
  * workload goes to the host with the lowest CPU utilization after placement
  * among those where it fits; hosts are never emptied on purpose and nothing migrates.
@@ -28,30 +63,8 @@ export class SpreadPolicy implements SimPolicy {
     this.name = name;
   }
   place(view: SimView, vms: readonly number[]): Int32Array {
-    const f = view.fleet;
-    const { cpu, mem } = loads(view);
-    const out = new Int32Array(vms.length).fill(-1);
-    vms.forEach((v, i) => {
-      const r = view.req[v];
-      const m = view.memOf(v);
-      let best = -1;
-      let bu = Infinity;
-      for (let h = 0; h < f.n; h++) {
-        const c = Math.min(r, f.coreMips[h]);
-        if (cpu[h] + c > f.total[h] || mem[h] + m > f.ramMb[h]) continue;
-        const u = (cpu[h] + c) / f.total[h];
-        if (u < bu) {
-          bu = u;
-          best = h;
-        }
-      }
-      if (best >= 0) {
-        cpu[best] += Math.min(r, f.coreMips[best]);
-        mem[best] += m;
-      }
-      out[i] = best;
-    });
-    return out;
+    // lowest utilization after placement; ties to the first host
+    return placeEach(view, vms, (h, cpuAfter) => cpuAfter / view.fleet.total[h]);
   }
   optimize(): number[] {
     return [];
@@ -72,22 +85,8 @@ export class NonePolicy extends SpreadPolicy {
 export class FirstFitPolicy implements SimPolicy {
   readonly name = 'first-fit';
   place(view: SimView, vms: readonly number[]): Int32Array {
-    const f = view.fleet;
-    const { cpu, mem } = loads(view);
-    const out = new Int32Array(vms.length).fill(-1);
-    vms.forEach((v, i) => {
-      const r = view.req[v];
-      const m = view.memOf(v);
-      for (let h = 0; h < f.n; h++) {
-        const c = Math.min(r, f.coreMips[h]);
-        if (cpu[h] + c > f.total[h] || mem[h] + m > f.ramMb[h]) continue;
-        cpu[h] += c;
-        mem[h] += m;
-        out[i] = h;
-        return;
-      }
-    });
-    return out;
+    // the first host that fits: stop there
+    return placeEach(view, vms, () => -Infinity);
   }
   optimize(): number[] {
     return [];
