@@ -22,6 +22,12 @@ export interface DecisionRequest {
   readonly workload: Workload;
   /** Hosts to consider with the caller's view of them; empty or absent = every host. */
   readonly candidates?: readonly Candidate[];
+  /**
+   * Hosts to consider by name alone (no view of their own), instead of
+   * `candidates`: what a caller holding only names sends, without an object
+   * per host. Empty or absent = every host.
+   */
+  readonly candidateIds?: readonly string[];
   readonly allowStale?: boolean;
 }
 
@@ -31,6 +37,25 @@ export interface EvaluateResult {
   readonly rejected: Rejection[];
   readonly pluginErrors: RunResult['pluginErrors'];
   /** Hosts the runner looked at. */
+  readonly examined: number;
+}
+
+/**
+ * Evaluate's decision without the best-first order, as flat arrays: feasible
+ * host k is `hosts[k]` (a snapshot index; its name is `ids[hosts[k]]`), with
+ * `marginal[k]` watts and `score[k]`, in the order the candidates were named
+ * (first mention). The arrays are the engine's scratch, valid until its next
+ * decision.
+ */
+export interface ScreenResult {
+  readonly count: number;
+  readonly hosts: Int32Array;
+  readonly marginal: Float64Array;
+  readonly score: Float64Array;
+  /** Host names by snapshot index. */
+  readonly ids: readonly string[];
+  readonly rejected: Rejection[];
+  readonly pluginErrors: RunResult['pluginErrors'];
   readonly examined: number;
 }
 
@@ -107,6 +132,25 @@ export class DecisionEngine {
     };
   }
 
+  /**
+   * The same filters and scores as evaluate, for callers that need the
+   * feasible set or a score per host but not the ranking (the Kubernetes
+   * extender): no sort, and no object per feasible host.
+   */
+  screen(req: DecisionRequest): ScreenResult {
+    const { res, snap, unknown } = this.run(req, Infinity, true);
+    return {
+      count: res.count,
+      hosts: res.order,
+      marginal: res.marginal,
+      score: res.score,
+      ids: snap.ids,
+      rejected: rejections(unknown, res, snap),
+      pluginErrors: res.pluginErrors,
+      examined: res.considered,
+    };
+  }
+
   /** Chooses the best host and reserves the demand on it; NoFeasibleHostError when none fits. */
   place(req: DecisionRequest): PlaceResult {
     const { res, snap, unknown, now } = this.run(req, 1 + Math.max(0, this.deps.config.alternatives));
@@ -144,7 +188,7 @@ export class DecisionEngine {
     return out;
   }
 
-  private run(req: DecisionRequest, topK: number) {
+  private run(req: DecisionRequest, topK: number, unordered = false) {
     // Place over every host scans in prune order and stops early (same answer);
     // Evaluate, and any request naming candidates, examines every host it names.
     const w = checkWorkload(req.workload);
@@ -176,11 +220,15 @@ export class DecisionEngine {
     let hosts: Int32Array | null = null;
     let overrides: CandidateOverrides | undefined;
     const cands = req.candidates;
-    if (cands && cands.length > 0) {
-      if (cands.length > cfg.maxCandidates) {
-        throw new ValidationError('candidates', `at most ${cfg.maxCandidates} candidates per request, got ${cands.length}`);
+    const names = req.candidateIds;
+    if (cands?.length && names?.length) throw new ValidationError('candidates', 'send candidates or candidate ids, not both');
+    const byName = !cands?.length;
+    const nc = cands?.length || names?.length || 0;
+    if (nc > 0) {
+      if (nc > cfg.maxCandidates) {
+        throw new ValidationError('candidates', `at most ${cfg.maxCandidates} candidates per request, got ${nc}`);
       }
-      hosts = new Int32Array(cands.length);
+      hosts = new Int32Array(nc);
       // Duplicates are dropped with a per-host stamp (no Set); the override arrays
       // are only built when some candidate carries its own view.
       if (this.seen.length < snap.size) this.seen = new Uint32Array(Math.max(snap.size, this.seen.length * 2));
@@ -191,24 +239,32 @@ export class DecisionEngine {
       const stamp = ++this.stamp;
       const seen = this.seen;
       let k = 0;
-      for (let i = 0; i < cands.length; i++) {
-        const c = cands[i];
-        checkCandidate(c, `candidates[${i}]`);
-        const h = snap.indexOf(c.hostId);
+      for (let i = 0; i < nc; i++) {
+        let id: string;
+        let c: Candidate | undefined;
+        if (byName) {
+          id = names![i];
+          if (typeof id !== 'string' || id === '') throw new ValidationError(`candidates[${i}].host_id`, 'required');
+        } else {
+          c = cands![i];
+          checkCandidate(c, `candidates[${i}]`);
+          id = c.hostId;
+        }
+        const h = snap.indexOf(id);
         if (h < 0) {
-          unknown.push({ hostId: c.hostId, reason: 'unknown host: not registered with wattplace' });
+          unknown.push({ hostId: id, reason: 'unknown host: not registered with wattplace' });
           continue;
         }
         if (seen[h] === stamp) continue;
         seen[h] = stamp;
         hosts[k] = h;
-        if (c.allocated || c.cpuAllocationRatio || c.memAllocationRatio) {
+        if (c && (c.allocated || c.cpuAllocationRatio || c.memAllocationRatio)) {
           if (!overrides) {
             overrides = {
-              allocCpu: new Float64Array(cands.length).fill(NaN),
-              allocMem: new Float64Array(cands.length).fill(NaN),
-              cpuRatio: new Float64Array(cands.length).fill(NaN),
-              memRatio: new Float64Array(cands.length).fill(NaN),
+              allocCpu: new Float64Array(nc).fill(NaN),
+              allocMem: new Float64Array(nc).fill(NaN),
+              cpuRatio: new Float64Array(nc).fill(NaN),
+              memRatio: new Float64Array(nc).fill(NaN),
             };
           }
           if (c.allocated) {
@@ -227,7 +283,7 @@ export class DecisionEngine {
       if (this.pruned?.snap !== snap) this.pruned = { snap, order: buildPruneOrder(snap, cfg) };
       prune = this.pruned.order;
     }
-    const res = this.runner.run({ demand, snapshot: snap, reserved: book, hosts, overrides, topK, prune });
+    const res = this.runner.run({ demand, snapshot: snap, reserved: book, hosts, overrides, topK, prune, unordered });
     return { res, snap, unknown, now };
   }
 }

@@ -33,7 +33,10 @@ export function checkCandidate(c: Candidate, field: string): void {
       throw new ValidationError(`${field}.allocated.mem_bytes`, `must be a whole number ≥ 0, got ${c.allocated.memBytes}`);
     }
   }
-  for (const [k, v] of [['cpu_allocation_ratio', c.cpuAllocationRatio], ['mem_allocation_ratio', c.memAllocationRatio]] as const) {
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= 1000)) throw new ValidationError(`${field}.${k}`, `must be within 0–1000 (0 = server default), got ${v}`);
-  }
+  checkRatio(c.cpuAllocationRatio, field, 'cpu_allocation_ratio');
+  checkRatio(c.memAllocationRatio, field, 'mem_allocation_ratio');
+}
+
+function checkRatio(v: number | undefined, field: string, key: string): void {
+  if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= 1000)) throw new ValidationError(`${field}.${key}`, `must be within 0–1000 (0 = server default), got ${v}`);
 }

@@ -43,6 +43,11 @@ export interface RunInput {
    * scan's, but hosts never examined are not in `rejected`.
    */
   readonly prune?: PruneOrder;
+  /**
+   * With topK Infinity: leave the feasible hosts in scan order instead of
+   * sorting them best first (callers that need a set or per-host scores).
+   */
+  readonly unordered?: boolean;
 }
 
 export interface RunRejection {
@@ -257,7 +262,7 @@ export class PlacementRunner {
       if (count < topK) count++;
     }
 
-    if (topK === Infinity && count > 1) this.sortAll(count);
+    if (topK === Infinity && count > 1 && !inp.unordered) this.sortAll(count);
 
     const rejected: RunRejection[] = new Array(nrej);
     for (let r = 0; r < nrej; r++) {
