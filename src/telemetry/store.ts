@@ -52,9 +52,19 @@ export interface TelemetryStore {
   addListener(l: TelemetryListener): void;
 }
 
+/** Distinct power model specs kept for sharing (more just start a new set). */
+const MAX_SHARED_MODELS = 4096;
+
 export class MemoryStore implements TelemetryStore {
   private readonly cols = new HostColumns();
   private readonly listeners: TelemetryListener[] = [];
+  /**
+   * Models are immutable, so hosts of one hardware type share one model
+   * object: a decision over thousands of hosts then reads a handful of models
+   * instead of one per host (much less memory to touch per request). Keyed by
+   * the validated spec; bounded, since specs could in principle all differ.
+   */
+  private readonly models = new Map<string, PowerModel>();
   /** Called after an allocation report: reservations may be confirmed by it. */
   onAllocation?: (hostIndex: number, timeMs: number, cpu: number, mem: number) => void;
   changeCount = 0;
@@ -83,7 +93,7 @@ export class MemoryStore implements TelemetryStore {
   }
 
   registerHosts(hosts: readonly HostSpec[]): RegisterResult {
-    const models: PowerModel[] = hosts.map((h, i) => createPowerModel(h.power, `hosts[${i}].power`));
+    const models: PowerModel[] = hosts.map((h, i) => this.model(h.power, `hosts[${i}].power`));
     const res: RegisterResult = { registered: 0, updated: 0 };
     hosts.forEach((h, i) => {
       if (this.cols.upsert(h, models[i])) res.registered++;
@@ -101,8 +111,19 @@ export class MemoryStore implements TelemetryStore {
    */
   setPowerModel(h: number, model: PowerModel | null): void {
     if (h < 0 || h >= this.cols.size) return;
-    this.cols.setModel(h, model ?? createPowerModel(this.cols.specs[h].power, `hosts[${h}].power`));
+    this.cols.setModel(h, model ?? this.model(this.cols.specs[h].power, `hosts[${h}].power`));
     this.changeCount++;
+  }
+
+  /** The model of `spec` (validated; errors name `field`), shared with every host of the same spec. */
+  private model(spec: HostSpec['power'], field: string): PowerModel {
+    const built = createPowerModel(spec, field);
+    const key = JSON.stringify(built.spec);
+    const known = this.models.get(key);
+    if (known) return known;
+    if (this.models.size >= MAX_SHARED_MODELS) this.models.clear();
+    this.models.set(key, built);
+    return built;
   }
 
   setPowerState(hostId: string, state: PowerState): boolean {
