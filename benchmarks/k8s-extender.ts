@@ -8,7 +8,8 @@
  *   full mode  (nodeCacheCapable: false): 500 Node objects (the recorded Node of
  *              src/api/k8s/fixtures/node-worker.json, ~5 KB each, renamed)
  * The pod is the recorded pod-web.json (init containers, a sidecar, overhead, a GPU).
- *   npm run bench:k8s        (BENCH_ITER, BENCH_WARMUP to change the counts)
+ *   npm run bench:k8s        (BENCH_ITER, BENCH_WARMUP to change the counts;
+ *                            BENCH_CASES=5000,node to run only the cases whose names contain these)
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -112,7 +113,9 @@ async function main() {
         ),
       },
     ];
+    const only = process.env.BENCH_CASES?.split(',').map((x) => x.trim().toLowerCase());
     for (const c of cases) {
+      if (only && !only.some((o) => c.name.replace(',', '').toLowerCase().includes(o))) continue;
       for (const verb of ['filter', 'prioritize']) {
         // one answer checked outside the timing: the form must be right
         const first = await post(server.http, `/k8s/${verb}`, c.bodies[0]);

@@ -9,14 +9,16 @@ export interface HttpRequestContext {
   readonly req: http.IncomingMessage;
   /** The parsed JSON body (POST/PUT), or undefined. */
   readonly body: unknown;
+  /** The body's bytes as received (POST/PUT), for answers that echo part of it. */
+  readonly raw?: Buffer;
   readonly url: URL;
 }
 
 export interface HttpResponse {
   readonly status: number;
   readonly body: unknown;
-  /** Raw text instead of JSON (e.g. Prometheus exposition). */
-  readonly text?: string;
+  /** Raw text instead of JSON (e.g. Prometheus exposition, or JSON an adapter wrote itself). */
+  readonly text?: string | Buffer;
   readonly contentType?: string;
 }
 
@@ -84,8 +86,8 @@ export class HttpApi {
           out = refused;
         } else {
           if (route.metric) end = this.metrics.decisionSeconds.startTimer({ rpc: route.metric });
-          const body = req.method === 'POST' || req.method === 'PUT' ? await this.readJson(req) : undefined;
-          out = await route.handler({ req, body, url });
+          const read = req.method === 'POST' || req.method === 'PUT' ? await this.readJson(req) : undefined;
+          out = await route.handler({ req, body: read?.body, raw: read?.raw, url });
         }
       }
     } catch (e) {
@@ -100,7 +102,7 @@ export class HttpApi {
     res.end(text);
   }
 
-  private readJson(req: http.IncomingMessage): Promise<unknown> {
+  private readJson(req: http.IncomingMessage): Promise<{ body: unknown; raw: Buffer }> {
     const max = this.opts.maxBodyBytes;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -118,10 +120,11 @@ export class HttpApi {
       });
       req.on('end', () => {
         if (failed) return;
-        const raw = Buffer.concat(chunks).toString('utf8');
-        if (raw.trim() === '') return reject(new ValidationError('body', 'a JSON body is required'));
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString('utf8');
+        if (text.trim() === '') return reject(new ValidationError('body', 'a JSON body is required'));
         try {
-          resolve(JSON.parse(raw));
+          resolve({ body: JSON.parse(text), raw });
         } catch (e) {
           reject(new ValidationError('body', `not valid JSON: ${(e as Error).message}`));
         }

@@ -97,21 +97,21 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
   });
   afterAll(() => t.close());
 
-  it('filter keeps the feasible names (best first) and reports every other one with a reason', async () => {
+  it('filter keeps the feasible names (in the order offered) and reports every other one with a reason', async () => {
     const r = await post(t, 'filter', { Pod: POD, Nodes: null, NodeNames: NAMES });
     expect(r.status).toBe(200);
     expect(r.type).toBe('application/json');
     expectFilterForm(r.json);
-    expect(r.json).toEqual({ Nodes: null, NodeNames: ['n2', 'n1', 'n3'], FailedNodes: FAILED_NAMES_MODE, FailedAndUnresolvableNodes: {}, Error: '' });
+    expect(r.json).toEqual({ Nodes: null, NodeNames: ['n1', 'n2', 'n3'], FailedNodes: FAILED_NAMES_MODE, FailedAndUnresolvableNodes: {}, Error: '' });
   });
 
-  it('prioritize scores every node 0–10, lowest marginal watts 10; feasible best first, then the failed', async () => {
+  it('prioritize scores every node 0–10, lowest marginal watts 10; feasible in the order offered, then the failed', async () => {
     const r = await post(t, 'prioritize', { Pod: POD, Nodes: null, NodeNames: NAMES });
     expect(r.status).toBe(200);
     expectPriorityForm(r.json);
     expect(r.json).toEqual([
-      { Host: 'n2', Score: 10 },
       { Host: 'n1', Score: 3 },
+      { Host: 'n2', Score: 10 },
       { Host: 'n3', Score: 0 },
       { Host: 'ghost', Score: 0 },
       { Host: 'n4', Score: 0 },
@@ -130,11 +130,16 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
       ['n3', 26.25],
     ]);
     expect(Object.fromEntries(e.rejected.map((x) => [x.hostId, x.reason]))).toEqual(FAILED_NAMES_MODE);
+    // The same sets; Evaluate ranks them, the extender keeps the order offered.
     const f = await post(t, 'filter', { Pod: POD, NodeNames: NAMES });
-    expect(f.json.NodeNames).toEqual(e.feasible.map((x) => x.hostId));
+    expect([...f.json.NodeNames].sort()).toEqual(e.feasible.map((x) => x.hostId).sort());
+    expect(f.json.FailedNodes).toEqual(Object.fromEntries(e.rejected.map((x) => [x.hostId, x.reason])));
     const p = await post(t, 'prioritize', { Pod: POD, NodeNames: NAMES });
-    expect(p.json.slice(0, e.feasible.length).map((x: Json) => x.Host)).toEqual(e.feasible.map((x) => x.hostId));
+    expect(p.json.slice(0, e.feasible.length).map((x: Json) => x.Host).sort()).toEqual(e.feasible.map((x) => x.hostId).sort());
     expect(p.json.slice(e.feasible.length).map((x: Json) => x.Host)).toEqual(e.rejected.map((x) => x.hostId));
+    // ranked by score, the extender's order is Evaluate's
+    const byScore = [...p.json.slice(0, e.feasible.length)].sort((a: Json, b: Json) => b.Score - a.Score);
+    expect(byScore.map((x: Json) => x.Host)).toEqual(e.feasible.map((x) => x.hostId));
   });
 
   it('an opted-out pod passes everywhere with equal scores', async () => {
@@ -302,8 +307,8 @@ describe('k8s extender, full Nodes mode without a default power model', () => {
     // n2 13.671875 W → 10; n1 21.875: 10 − round(8.203125 / 2) = 6; n3 26.25: 10 − round(12.578125 / 2) = 4
     const r = await post(t, 'prioritize', { Pod: POD, NodeNames: ['n1', 'n2', 'n3'] });
     expect(r.json).toEqual([
-      { Host: 'n2', Score: 10 },
       { Host: 'n1', Score: 6 },
+      { Host: 'n2', Score: 10 },
       { Host: 'n3', Score: 4 },
     ]);
   });

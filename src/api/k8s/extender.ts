@@ -5,7 +5,6 @@ import {
   cpuMillis,
   memBytes,
   type Candidate,
-  type HostScore,
   type HostSpec,
   type PowerModelSpec,
   type Rejection,
@@ -13,6 +12,8 @@ import {
 import type { Wattplace } from '../../decision';
 import { catalogSpec } from '../../power';
 import type { Metrics } from '../metrics';
+import { arrayElementSpans } from '../json-spans';
+import { JsonWriter } from '../json-writer';
 import { nodeItems, readNode, type NodeView } from './node';
 import { optedOut, readPod, type PodView } from './pod';
 
@@ -83,21 +84,31 @@ interface Args {
   readonly views: NodeView[] | null;
 }
 
+/** The engine's answer for the offered nodes (DecisionEngine.screen), plus the nodes failed before it. */
 interface Outcome {
-  /** Names that pass, best first, with the engine's score (higher is better). */
-  readonly feasible: readonly HostScore[];
+  /** Passing nodes k < count: name ids[hosts[k]], engine score score[k] (higher is better), in the order offered. */
+  readonly count: number;
+  readonly hosts: Int32Array;
+  readonly score: Float64Array;
+  readonly ids: readonly string[];
   /** Names that fail, with the reason (a name offered twice may appear twice). */
   readonly failed: readonly Rejection[];
 }
 
-const NO_OUTCOME: Outcome = { feasible: [], failed: [] };
+const NO_OUTCOME: Outcome = { count: 0, hosts: new Int32Array(0), score: new Float64Array(0), ids: [], failed: [] };
 
 /**
  * kube-scheduler HTTP extender (k8s.io/kube-scheduler/extender/v1): filter and
- * prioritize. Both run the pod through DecisionEngine.evaluate — the same
- * decision as gRPC Evaluate — with the offered nodes as the candidates.
- * Answers list the passing nodes best first (the scheduler does not care
- * about order; it makes the ranking visible), then the failed ones.
+ * prioritize. Both run the pod through the decision engine's `screen` — the
+ * same filters and scores as gRPC Evaluate, without its best-first sort —
+ * with the offered nodes as the candidates. Answers list the passing nodes in
+ * the order they were offered, then (prioritize) the failed ones; the
+ * scheduler does not read any order into them.
+ *
+ * Answers are written as JSON text here (the wire form, exactly: Go field
+ * names, every key present), and in full-Nodes mode the passing Node objects
+ * are the request's own bytes, copied: a 500-Node answer is ~1.4 MB that
+ * would otherwise be serialized again.
  */
 export class K8sExtender {
   constructor(
@@ -106,8 +117,13 @@ export class K8sExtender {
     private readonly metrics?: Metrics,
   ) {}
 
-  /** POST /k8s/filter. Never throws for bad input: it is answered with `Error` naming the field. */
-  filter(body: unknown): ExtenderFilterResult {
+  /**
+   * POST /k8s/filter: the ExtenderFilterResult as JSON text. `raw` is the
+   * request body's bytes, when the caller has them (Node objects are then
+   * echoed from it). Never throws for bad input: it is answered with `Error`
+   * naming the field.
+   */
+  filter(body: unknown, raw?: Buffer): Buffer {
     let args: Args;
     let out: Outcome;
     let outcome = 'ok';
@@ -120,34 +136,50 @@ export class K8sExtender {
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       this.count('k8s_filter', 'invalid');
-      return { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: e.message };
+      const answer: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: e.message };
+      return Buffer.from(JSON.stringify(answer));
     }
     this.count('k8s_filter', outcome);
-    // No prototype: a node named "__proto__" is a key like any other.
-    const failedNodes = Object.create(null) as Record<string, string>;
-    for (const r of out.failed) failedNodes[r.hostId] = r.reason;
     const optOut = outcome === 'opted_out';
+    const w = new JsonWriter(args.nodeList ? (raw?.length ?? 0) + 4096 : 64 + 32 * args.names.length + 96 * out.failed.length);
     if (args.nodeList) {
-      let items: unknown[];
-      if (optOut) items = args.nodeItems;
+      let pass: number[]; // indices into nodeItems
+      if (optOut) pass = args.nodeItems.map((_, i) => i);
       else {
-        const byName = new Map<string, unknown>();
-        for (let i = args.names.length - 1; i >= 0; i--) byName.set(args.names[i], args.nodeItems[i]);
-        items = out.feasible.map((f) => byName.get(f.hostId));
+        const byName = new Map<string, number>();
+        for (let i = args.names.length - 1; i >= 0; i--) byName.set(args.names[i], i);
+        pass = new Array(out.count);
+        for (let k = 0; k < out.count; k++) pass[k] = byName.get(out.ids[out.hosts[k]])!;
       }
-      return { Nodes: { ...args.nodeList, items }, NodeNames: null, FailedNodes: failedNodes, FailedAndUnresolvableNodes: {}, Error: '' };
+      w.raw('{"Nodes":');
+      writeNodeList(w, args.nodeList, args.nodeItems, pass, raw);
+      w.raw(',"NodeNames":null');
+    } else {
+      w.raw('{"Nodes":null,"NodeNames":[');
+      if (optOut) for (let i = 0; i < args.names.length; i++) (i ? w.raw(',') : w).str(args.names[i]);
+      else for (let k = 0; k < out.count; k++) (k ? w.raw(',') : w).str(out.ids[out.hosts[k]]);
+      w.raw(']');
     }
-    const names = optOut ? args.names : out.feasible.map((f) => f.hostId);
-    return { Nodes: null, NodeNames: names, FailedNodes: failedNodes, FailedAndUnresolvableNodes: {}, Error: '' };
+    // A name offered twice appears once, with its last reason (as a Go map would keep it).
+    const failed = new Map<string, string>();
+    for (const r of out.failed) failed.set(r.hostId, r.reason);
+    w.raw(',"FailedNodes":{');
+    let first = true;
+    for (const [name, reason] of failed) {
+      (first ? w : w.raw(',')).str(name).raw(':').str(reason);
+      first = false;
+    }
+    return w.raw('},"FailedAndUnresolvableNodes":{},"Error":""}').done();
   }
 
   /**
-   * POST /k8s/prioritize: a score 0–10 for every node offered, the passing
-   * ones best first, then those that would fail the filter, with 0. Throws
-   * ValidationError for a bad request (HTTP 400 naming the field; the
-   * scheduler ignores prioritize errors and scores without this extender).
+   * POST /k8s/prioritize: the HostPriorityList as JSON text, a score 0–10
+   * for every node offered: the passing ones in the order offered, then those
+   * that would fail the filter, with 0. Throws ValidationError for a bad
+   * request (HTTP 400 naming the field; the scheduler ignores prioritize
+   * errors and scores without this extender).
    */
-  prioritize(body: unknown): HostPriority[] {
+  prioritize(body: unknown): Buffer {
     let args: Args;
     try {
       args = this.read(body);
@@ -155,30 +187,32 @@ export class K8sExtender {
       if (e instanceof ValidationError) this.count('k8s_prioritize', 'invalid');
       throw e;
     }
+    const w = new JsonWriter(64 + 48 * args.names.length);
+    w.raw('[');
     if (optedOut(args.pod, this.opts.optOutKey)) {
       this.count('k8s_prioritize', 'opted_out');
-      const seen = new Set<string>();
-      const out: HostPriority[] = [];
-      for (const n of args.names) {
-        if (seen.has(n)) continue;
-        seen.add(n);
-        out.push({ Host: n, Score: 0 });
-      }
-      return out;
+      writeZeroScores(w, args.names, false);
+      return w.raw(']').done();
     }
-    const { feasible, failed } = this.decide(args);
-    const out: HostPriority[] = new Array(feasible.length);
-    const best = feasible.length ? feasible[0].score : 0;
-    const worst = feasible.length ? feasible[feasible.length - 1].score : 0;
-    for (let i = 0; i < feasible.length; i++) out[i] = { Host: feasible[i].hostId, Score: this.toPriority(feasible[i].score, best, worst) };
-    const seen = new Set<string>();
-    for (const r of failed) {
-      if (seen.has(r.hostId)) continue;
-      seen.add(r.hostId);
-      out.push({ Host: r.hostId, Score: 0 });
+    const { count, hosts, score, ids, failed } = this.decide(args);
+    let best = -Infinity;
+    let worst = Infinity;
+    for (let k = 0; k < count; k++) {
+      if (score[k] > best) best = score[k];
+      if (score[k] < worst) worst = score[k];
     }
+    for (let k = 0; k < count; k++) {
+      (k ? w.raw(',{"Host":') : w.raw('{"Host":')).str(ids[hosts[k]]).raw(',"Score":').num(this.toPriority(score[k], best, worst)).raw('}');
+    }
+    // A node is feasible or failed, never both (the engine decides each host once; a
+    // full-Nodes node failed before the engine is not offered to it).
+    writeZeroScores(
+      w,
+      failed.map((r) => r.hostId),
+      count > 0,
+    );
     this.count('k8s_prioritize', 'ok');
-    return out;
+    return w.raw(']').done();
   }
 
   /**
@@ -216,18 +250,16 @@ export class K8sExtender {
   private decide(args: Args): Outcome {
     if (args.names.length === 0) return NO_OUTCOME; // an empty candidate list would mean "every host"
     const failed: Rejection[] = [];
-    let candidates: Candidate[];
-    if (args.views) candidates = this.fullCandidates(args.views, failed);
-    else {
-      candidates = new Array(args.names.length);
-      for (let i = 0; i < args.names.length; i++) candidates[i] = { hostId: args.names[i] };
+    let candidates: Candidate[] | undefined;
+    if (args.views) {
+      candidates = this.fullCandidates(args.views, failed);
+      if (candidates.length === 0) return { ...NO_OUTCOME, failed };
     }
-    if (candidates.length === 0) return { feasible: [], failed };
     let res;
     try {
-      res = this.core.engine.evaluate({
+      res = this.core.engine.screen({
         workload: { id: args.pod.id, demand: { cpuMillis: cpuMillis(args.pod.cpuMillis), memBytes: memBytes(args.pod.memBytes) }, selector: {} },
-        candidates,
+        ...(candidates ? { candidates } : { candidateIds: args.names }),
         allowStale: this.opts.allowStale,
       });
     } catch (e) {
@@ -236,7 +268,7 @@ export class K8sExtender {
       throw e;
     }
     for (const e of res.pluginErrors) this.metrics?.pluginErrors.inc({ plugin: e.plugin });
-    return { feasible: res.feasible, failed: failed.length ? failed.concat(res.rejected) : res.rejected };
+    return { count: res.count, hosts: res.hosts, score: res.score, ids: res.ids, failed: failed.length ? failed.concat(res.rejected) : res.rejected };
   }
 
   /**
@@ -314,4 +346,34 @@ function ratio(allocatable: number, capacity: number): number {
   if (!(capacity > 0)) return 1000;
   const r = allocatable / capacity;
   return r <= 0 ? Number.MIN_VALUE : r > 1000 ? 1000 : r;
+}
+
+/** `{"Host": name, "Score": 0}` for each of `names` once, in order; `more`: entries precede them. */
+function writeZeroScores(w: JsonWriter, names: readonly string[], more: boolean): void {
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) continue;
+    seen.add(n);
+    w.raw(more ? ',{"Host":' : '{"Host":').str(n).raw(',"Score":0}');
+    more = true;
+  }
+}
+
+/**
+ * The NodeList as sent, with `items` replaced by the items at `pass`. With
+ * the request's bytes the items are copied from them; without (or should the
+ * scan ever disagree with the parsed list) they are serialized.
+ */
+function writeNodeList(w: JsonWriter, list: Obj, items: readonly unknown[], pass: readonly number[], raw: Buffer | undefined): void {
+  w.raw('{');
+  for (const k of Object.keys(list)) if (k !== 'items') w.str(k).raw(':').value(list[k]).raw(',');
+  w.raw('"items":[');
+  const spans = raw && pass.length > 0 ? arrayElementSpans(raw, ['Nodes', 'items']) : null;
+  const copy = raw && spans && spans.length === 2 * items.length;
+  for (let k = 0; k < pass.length; k++) {
+    if (k) w.raw(',');
+    if (copy) w.bytes(raw, spans[2 * pass[k]], spans[2 * pass[k] + 1]);
+    else w.value(items[pass[k]]);
+  }
+  w.raw(']}');
 }

@@ -68,7 +68,8 @@ export function k8sPlugin(cfg: K8sConfig): (s: { core: Wattplace; http: HttpApi;
   return ({ core, http, metrics }) => {
     if (!cfg.k8sExtender) return;
     const ext = new K8sExtender(core, opts, metrics);
-    http.route('POST', '/k8s/filter', ({ body }) => ({ status: 200, body: ext.filter(body) }), { metric: 'k8s_filter' });
-    http.route('POST', '/k8s/prioritize', ({ body }) => ({ status: 200, body: ext.prioritize(body) }), { metric: 'k8s_prioritize' });
+    const json = 'application/json';
+    http.route('POST', '/k8s/filter', ({ body, raw }) => ({ status: 200, body: undefined, text: ext.filter(body, raw), contentType: json }), { metric: 'k8s_filter' });
+    http.route('POST', '/k8s/prioritize', ({ body }) => ({ status: 200, body: undefined, text: ext.prioritize(body), contentType: json }), { metric: 'k8s_prioritize' });
   };
 }
