@@ -69,7 +69,8 @@ function valueEnd(b: Uint8Array, i: number): number {
 
 /** Whether the key string b[s..e) (quotes included) reads as `key`. */
 function keyIs(b: Uint8Array, s: number, e: number, key: string): boolean {
-  for (let k = s + 1; k < e - 1; k++) if (b[k] === BACKSLASH) return JSON.parse(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8')) === key;
+  // An escape or a non-ASCII byte: compare the decoded key; else the bytes are the characters.
+  for (let k = s + 1; k < e - 1; k++) if (b[k] === BACKSLASH || b[k] >= 0x80) return JSON.parse(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8')) === key;
   if (e - s - 2 !== key.length) return false;
   for (let k = 0; k < key.length; k++) if (b[s + 1 + k] !== key.charCodeAt(k)) return false;
   return true;
