@@ -11,13 +11,11 @@
  *   npm run bench:k8s        (BENCH_ITER, BENCH_WARMUP to change the counts;
  *                            BENCH_CASES=5000,node to run only the cases whose names contain these)
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { buildFleet, rng } from './lib/fleet';
-import { loadFleet, MAIN_JS, processCpuMs } from './lib/server';
+import { RawHttpClient } from './lib/raw-http';
+import { loadFleet, processCpuMs, startChildServer } from './lib/server';
 import { ms, printJson, printTable, summarize } from './lib/stats';
 
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
@@ -27,59 +25,21 @@ const FIXTURES = path.resolve(__dirname, '../../../src/api/k8s/fixtures');
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function startServer(): Promise<{ grpc: string; http: string; pid: number; stop(): Promise<void> }> {
-  // Telemetry is loaded once; a day's staleness bound keeps the fleet's rejection mix fixed for the whole run.
-  const flags = ['--grpc', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'info', '--stale-after-ms', '86400000'];
-  const proc = spawn(process.execPath, [MAIN_JS, 'serve', ...flags], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
-    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
-      let m: Json;
-      try {
-        m = JSON.parse(line) as Json;
-      } catch {
-        return;
-      }
-      if (m.msg === 'wattplace serving') {
-        const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-        resolve({ grpc: m.grpc, http: m.http, pid: proc.pid!, stop: async () => void (proc.kill('SIGTERM'), await exited) });
-      }
-    });
-  });
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-/** POSTs `body` (pre-serialized); resolves with status, elapsed ns and the raw response. */
-function post(addr: string, pathName: string, body: Buffer): Promise<{ status: number; ns: number; text: string }> {
-  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const req = http.request(
-      { host, port, path: pathName, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ns = Number(process.hrtime.bigint() - t0);
-          resolve({ status: res.statusCode ?? 0, ns, text: Buffer.concat(chunks).toString('utf8') });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** One call answered in full (outside the timing): its form is checked. */
+async function postText(addr: string, pathName: string, body: Buffer): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://${addr}${pathName}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  return { status: res.status, text: await res.text() };
 }
 
 async function main() {
-  const server = await startServer();
+  const server = await startChildServer();
+  const [host, port] = [server.httpAddress.slice(0, server.httpAddress.lastIndexOf(':')), Number(server.httpAddress.slice(server.httpAddress.lastIndexOf(':') + 1))];
+  const client = new RawHttpClient(host, port);
   const rows: Record<string, string | number>[] = [];
   const results: Json[] = [];
   try {
     const fleet = buildFleet(FLEET, Date.now());
-    await loadFleet(server.grpc, fleet);
+    await loadFleet(server.address, fleet);
     const ids = fleet.hosts.map((h) => h.id);
     const pod = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'pod-web.json'), 'utf8')) as Json;
     const nodeTemplate = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'node-worker.json'), 'utf8')) as Json;
@@ -118,21 +78,22 @@ async function main() {
       if (only && !only.some((o) => c.name.replace(',', '').toLowerCase().includes(o))) continue;
       for (const verb of ['filter', 'prioritize']) {
         // one answer checked outside the timing: the form must be right
-        const first = await post(server.http, `/k8s/${verb}`, c.bodies[0]);
+        const first = await postText(server.httpAddress, `/k8s/${verb}`, c.bodies[0]);
         const ans = JSON.parse(first.text) as Json;
         if (first.status !== 200) throw new Error(`${verb} ${c.name}: HTTP ${first.status} ${first.text.slice(0, 200)}`);
         const passed = verb === 'filter' ? (ans.NodeNames ?? ans.Nodes.items).length : (ans as Json[]).filter((p) => p.Score > 0).length;
         if (verb === 'filter' && ans.Error) throw new Error(`filter ${c.name}: ${ans.Error}`);
         const lat: number[] = [];
+        const requests = c.bodies.map((b) => client.request(`/k8s/${verb}`, b));
         let cpu0 = NaN;
         for (let i = 0; i < WARMUP + ITER; i++) {
-          if (i === WARMUP) cpu0 = processCpuMs(server.pid);
-          const res = await post(server.http, `/k8s/${verb}`, c.bodies[i % c.bodies.length]);
+          if (i === WARMUP) cpu0 = processCpuMs(server.proc.pid!);
+          const res = await client.send(requests[i % requests.length]);
           if (res.status !== 200) throw new Error(`${verb}: HTTP ${res.status}`);
           if (i >= WARMUP) lat.push(res.ns);
         }
         // Server CPU per call (user + system, whole process): what the answer costs, less sensitive to a busy machine than latency.
-        const cpuPerCall = Math.round(((processCpuMs(server.pid) - cpu0) / ITER) * 1000) / 1000;
+        const cpuPerCall = Math.round(((processCpuMs(server.proc.pid!) - cpu0) / ITER) * 1000) / 1000;
         const s = summarize(lat);
         const row = {
           case: c.name,
@@ -152,7 +113,7 @@ async function main() {
       }
     }
   } finally {
-    agent.destroy();
+    client.close();
     await server.stop();
   }
   printTable(`k8s extender over loopback HTTP, fleet ${FLEET} hosts (${ITER} calls each after ${WARMUP} warm-up)`, rows);
