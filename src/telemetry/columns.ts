@@ -1,5 +1,6 @@
 import { DEFAULT_SITE, type HostSpec, PowerState } from '../domain';
 import type { PowerModel } from '../power';
+import { IdBytesIndex } from './id-bytes';
 import type { ClusterSnapshot } from './snapshot';
 
 function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, size: number, fill?: number): T {
@@ -19,6 +20,8 @@ export class HostColumns {
   readonly specs: HostSpec[] = [];
   readonly models: PowerModel[] = [];
   readonly index = new Map<string, number>();
+  /** The same ids by their UTF-8 bytes (shared by snapshots, like `index`). */
+  readonly idBytes = new IdBytesIndex();
   readonly sites: string[] = [DEFAULT_SITE];
   readonly siteIdx = new Map<string, number>([[DEFAULT_SITE, 0]]);
   siteCarbon = new Float64Array(8).fill(NaN);
@@ -79,6 +82,7 @@ export class HostColumns {
       this.specs.push(spec);
       this.models.push(model);
       this.index.set(spec.id, h);
+      this.idBytes.add(h, spec.id);
     } else {
       this.specs[h] = spec;
       this.models[h] = model;
@@ -108,6 +112,7 @@ export class HostColumns {
     // Hosts are never removed and their indices never change, so the live index
     // map is safe to share: an id registered after this snapshot maps to i >= n.
     const index = this.index;
+    const idBytes = this.idBytes;
     if (this.shared?.v !== this.inventoryVersion) {
       this.shared = { v: this.inventoryVersion, ids: this.ids.slice(), specs: this.specs.slice(), models: this.models.slice(), sites: this.sites.slice() };
     }
@@ -133,6 +138,10 @@ export class HostColumns {
       indexOf: (id: string) => {
         const i = index.get(id);
         return i !== undefined && i < n ? i : -1;
+      },
+      indexOfUtf8: (b: Uint8Array, start: number, end: number) => {
+        const i = idBytes.find(b, start, end);
+        return i < n ? i : -1;
       },
     };
   }

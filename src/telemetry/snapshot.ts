@@ -33,4 +33,6 @@ export interface ClusterSnapshot {
   readonly allocCpu: Float64Array;
   readonly allocMem: Float64Array;
   indexOf(hostId: string): number;
+  /** The host whose id is the UTF-8 text b[start..end) (e.g. a name inside a request body), or −1. */
+  indexOfUtf8(b: Uint8Array, start: number, end: number): number;
 }

@@ -1,4 +1,4 @@
-import { PowerState, type HostSample, type HostSpec, type SiteCarbon } from '../domain';
+import { PowerState, ValidationError, type HostSample, type HostSpec, type SiteCarbon } from '../domain';
 import { createPowerModel, type PowerModel } from '../power';
 import { HostColumns } from './columns';
 import type { ClusterSnapshot } from './snapshot';
@@ -52,6 +52,19 @@ export interface TelemetryStore {
   addListener(l: TelemetryListener): void;
 }
 
+/**
+ * A host id must be text that has one UTF-8 form: an unpaired surrogate has
+ * none (it would be stored as U+FFFD and be confused with a host of that name).
+ */
+export function checkHostId(id: string, field: string): void {
+  if (!isWellFormedId(id)) throw new ValidationError(field, 'must be valid Unicode text (it has an unpaired surrogate)');
+}
+
+/** False when `id` has an unpaired surrogate (no UTF-8 form). */
+export function isWellFormedId(id: string): boolean {
+  return !/\p{Cs}/u.test(id);
+}
+
 /** Distinct power model specs kept for sharing (more just start a new set). */
 const MAX_SHARED_MODELS = 4096;
 
@@ -93,6 +106,7 @@ export class MemoryStore implements TelemetryStore {
   }
 
   registerHosts(hosts: readonly HostSpec[]): RegisterResult {
+    hosts.forEach((h, i) => checkHostId(h.id, `hosts[${i}].id`));
     const models: PowerModel[] = hosts.map((h, i) => this.model(h.power, `hosts[${i}].power`));
     const res: RegisterResult = { registered: 0, updated: 0 };
     hosts.forEach((h, i) => {
