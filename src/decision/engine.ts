@@ -23,11 +23,12 @@ export interface DecisionRequest {
   /** Hosts to consider with the caller's view of them; empty or absent = every host. */
   readonly candidates?: readonly Candidate[];
   /**
-   * Hosts to consider by name alone (no view of their own), instead of
-   * `candidates`: what a caller holding only names sends, without an object
-   * per host. Empty or absent = every host.
+   * Hosts to consider by snapshot index (ClusterSnapshot.indexOf or
+   * indexOfUtf8; indices never change), with no view of their own, instead
+   * of `candidates`: for a caller that resolved names itself, e.g. straight
+   * from the bytes of a request. Empty or absent = every host.
    */
-  readonly candidateIds?: readonly string[];
+  readonly candidateHosts?: Int32Array;
   readonly allowStale?: boolean;
 }
 
@@ -80,6 +81,9 @@ export interface DecisionDeps {
   readonly clock: () => number;
   readonly config: DecisionConfig;
 }
+
+/** The reason a candidate the service does not know is rejected with. */
+export const UNKNOWN_HOST = 'unknown host: not registered with wattplace';
 
 /** Unknown candidates first, then the runner's rejections in host order, as one array. */
 function rejections(unknown: Rejection[], res: RunResult, snap: ClusterSnapshot): Rejection[] {
@@ -220,10 +224,10 @@ export class DecisionEngine {
     let hosts: Int32Array | null = null;
     let overrides: CandidateOverrides | undefined;
     const cands = req.candidates;
-    const names = req.candidateIds;
-    if (cands?.length && names?.length) throw new ValidationError('candidates', 'send candidates or candidate ids, not both');
-    const byName = !cands?.length;
-    const nc = cands?.length || names?.length || 0;
+    const given = req.candidateHosts;
+    if (cands?.length && given?.length) throw new ValidationError('candidates', 'send candidates or candidate host indices, not both');
+    const byIndex = !cands?.length;
+    const nc = cands?.length || given?.length || 0;
     if (nc > 0) {
       if (nc > cfg.maxCandidates) {
         throw new ValidationError('candidates', `at most ${cfg.maxCandidates} candidates per request, got ${nc}`);
@@ -240,20 +244,20 @@ export class DecisionEngine {
       const seen = this.seen;
       let k = 0;
       for (let i = 0; i < nc; i++) {
-        let id: string;
+        let h: number;
         let c: Candidate | undefined;
-        if (byName) {
-          id = names![i];
-          if (typeof id !== 'string' || id === '') throw new ValidationError(`candidates[${i}].host_id`, 'required');
+        if (byIndex) {
+          h = given![i];
+          // A caller's bug, not bad input: indices come from a snapshot, and hosts are never removed.
+          if (!(h >= 0 && h < snap.size)) throw new Error(`candidateHosts[${i}] = ${h} is not a host index (${snap.size} hosts)`);
         } else {
           c = cands![i];
           checkCandidate(c, `candidates[${i}]`);
-          id = c.hostId;
-        }
-        const h = snap.indexOf(id);
-        if (h < 0) {
-          unknown.push({ hostId: id, reason: 'unknown host: not registered with wattplace' });
-          continue;
+          h = snap.indexOf(c.hostId);
+          if (h < 0) {
+            unknown.push({ hostId: c.hostId, reason: UNKNOWN_HOST });
+            continue;
+          }
         }
         if (seen[h] === stamp) continue;
         seen[h] = stamp;

@@ -6,6 +6,9 @@ import { G4_WATTS, LINEAR_100_200, LINEAR_50_300, TABLE_G4, X3470_WATTS, X5670_W
 import type { DecisionRequest, ScreenResult } from './engine';
 import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from './wattplace';
 
+type Form = 'candidateHosts' | 'candidates';
+const FORMS: readonly Form[] = ['candidateHosts', 'candidates'];
+
 /** A Wattplace on a frozen clock, snapshots rebuilt on every change. */
 function core(config: Partial<CoreConfig> = {}) {
   return new Wattplace({ ...DEFAULT_CORE_CONFIG, snapshotRefreshMs: 0, ...config }, () => NOW_MS);
@@ -49,11 +52,25 @@ const MAINT = { hostId: 'm', reason: 'host is in MAINTENANCE' };
 const TOO_SMALL = { hostId: 't', reason: 'insufficient cpu: requested 2000m, free 1000m of 1000m (allocated 0m, reserved 0m)' };
 const unknown = (hostId: string) => ({ hostId, reason: 'unknown host: not registered with wattplace' });
 
-/** The same names as `candidateIds` and as `candidates: [{hostId}]`. */
-const forms = (names: string[]): [string, Partial<DecisionRequest>][] => [
-  ['candidateIds', { candidateIds: names }],
-  ['candidates', { candidates: names.map((hostId): Candidate => ({ hostId })) }],
-];
+/**
+ * Known host names as snapshot indices (what a caller that resolved the names
+ * itself sends). Throws on an unknown name: those can only be sent as `candidates`.
+ */
+function hostIdx(wp: Wattplace, names: readonly string[]): Int32Array {
+  const snap = wp.engine.snapshot();
+  return Int32Array.from(
+    names.map((n) => {
+      const h = snap.indexOf(n);
+      if (h < 0) throw new Error(`test bug: ${n} is not a registered host`);
+      return h;
+    }),
+  );
+}
+
+/** The same names as `candidateHosts` (their snapshot indices) or as `candidates: [{hostId}]`. */
+function named(wp: Wattplace, form: Form, names: readonly string[]): Partial<DecisionRequest> {
+  return form === 'candidateHosts' ? { candidateHosts: hostIdx(wp, names) } : { candidates: names.map((hostId): Candidate => ({ hostId })) };
+}
 
 function validationField(f: () => unknown): string {
   try {
@@ -89,18 +106,37 @@ describe('DecisionEngine.screen gives evaluate’s decision, unsorted', () => {
     wp.close();
   });
 
-  // names, the feasible ones in first-mention order, the rejections in order (unknown names first)
-  const named: [string[], string[], { hostId: string; reason: string }[]][] = [
+  it('host indices are registration order: a=0 b=1 c=2 m=3 t=4 d=5', () => {
+    const wp = cluster();
+    expect(Array.from(hostIdx(wp, ['a', 'b', 'c', 'm', 't', 'd']))).toEqual([0, 1, 2, 3, 4, 5]);
+    // written out by hand, not via indexOf: d, m, b → d, b feasible, m rejected
+    const s = wp.engine.screen({ workload: W, candidateHosts: Int32Array.of(5, 3, 1) });
+    expect(rows(s).map((r) => r.hostId)).toEqual(['d', 'b']);
+    expect(s.rejected).toEqual([MAINT]);
+    wp.close();
+  });
+
+  // names, the feasible ones in first-mention order, the rejections in order (unknown names first);
+  // unknown names ('ghost') only as candidates: an index always names a known host
+  type Named = [string[], string[], { hostId: string; reason: string }[]];
+  const byName: Named[] = [
     [['d', 'ghost', 'b', 'm', 'a', 'c', 't'], ['d', 'b', 'a', 'c'], [unknown('ghost'), MAINT, TOO_SMALL]],
     [['t', 'm'], [], [TOO_SMALL, MAINT]], // the filters' rejections in the order named
     [['c'], ['c'], []],
     [['b', 'b', 'b'], ['b'], []],
     [['m', 'ghost', 'd'], ['d'], [unknown('ghost'), MAINT]],
   ];
-  for (const [form, pick] of [['candidateIds', 0], ['candidates', 1]] as const) {
-    it.each(named)(`names via ${form}: %j → feasible %j, same hosts, numbers and rejections as evaluate`, (names, feasible, rejected) => {
+  const byIndex: Named[] = [
+    [['d', 'b', 'm', 'a', 'c', 't'], ['d', 'b', 'a', 'c'], [MAINT, TOO_SMALL]],
+    [['t', 'm'], [], [TOO_SMALL, MAINT]],
+    [['c'], ['c'], []],
+    [['b', 'b', 'b'], ['b'], []],
+    [['m', 'd'], ['d'], [MAINT]],
+  ];
+  for (const form of FORMS) {
+    it.each(form === 'candidates' ? byName : byIndex)(`names via ${form}: %j → feasible %j, same hosts, numbers and rejections as evaluate`, (names, feasible, rejected) => {
       const wp = cluster();
-      const req = { workload: W, ...forms(names)[pick][1] };
+      const req = { workload: W, ...named(wp, form, names) };
       const got = rows(wp.engine.screen(req));
       const s = wp.engine.screen(req);
       const [sRejected, sExamined] = [s.rejected, s.examined];
@@ -141,47 +177,47 @@ describe('DecisionEngine.screen: order and duplicates', () => {
     [['a', 'm', 'c', 't', 'a', 'm'], ['a', 'c']],
     [['a', 'a', 'a', 'a', 'a', 'a', 'b'], ['a', 'b']],
   ];
-  for (const [form, pick] of [['candidateIds', 0], ['candidates', 1]] as const) {
+  for (const form of FORMS) {
     it.each(cases)(`via ${form}: %j → %j`, (names, order) => {
       const wp = cluster();
-      expect(rows(wp.engine.screen({ workload: W, ...forms(names)[pick][1] })).map((r) => r.hostId)).toEqual(order);
+      expect(rows(wp.engine.screen({ workload: W, ...named(wp, form, names) })).map((r) => r.hostId)).toEqual(order);
       wp.close();
     });
   }
 
   it('duplicates are dropped per request: the next request names the same hosts again', () => {
     const wp = cluster();
-    expect(rows(wp.engine.screen({ workload: W, candidateIds: ['a', 'c'] })).map((r) => r.hostId)).toEqual(['a', 'c']);
-    expect(rows(wp.engine.screen({ workload: W, candidateIds: ['c', 'a', 'c'] })).map((r) => r.hostId)).toEqual(['c', 'a']);
-    expect(rows(wp.engine.screen({ workload: W, candidateIds: ['a', 'c'] })).map((r) => r.hostId)).toEqual(['a', 'c']);
+    expect(rows(wp.engine.screen({ workload: W, candidateHosts: hostIdx(wp, ['a', 'c']) })).map((r) => r.hostId)).toEqual(['a', 'c']);
+    expect(rows(wp.engine.screen({ workload: W, candidateHosts: hostIdx(wp, ['c', 'a', 'c']) })).map((r) => r.hostId)).toEqual(['c', 'a']);
+    expect(rows(wp.engine.screen({ workload: W, candidateHosts: hostIdx(wp, ['a', 'c']) })).map((r) => r.hostId)).toEqual(['a', 'c']);
     wp.close();
   });
 
   it('a host registered after earlier requests can be named (the de-duplication table grows)', () => {
     const wp = cluster();
-    wp.engine.screen({ workload: W, candidateIds: ['a'] });
+    wp.engine.screen({ workload: W, candidateHosts: hostIdx(wp, ['a']) });
     wp.registerHosts(Array.from({ length: 100 }, (_, i) => hostSpec(`n${i}`)));
-    const got = rows(wp.engine.screen({ workload: W, candidateIds: ['n99', 'a', 'n0', 'n99'] }));
+    // n0 … n99 get indices 6 … 105
+    expect(Array.from(hostIdx(wp, ['n99', 'a', 'n0', 'n99']))).toEqual([105, 0, 6, 105]);
+    const got = rows(wp.engine.screen({ workload: W, candidateHosts: hostIdx(wp, ['n99', 'a', 'n0', 'n99']) }));
     expect(got.map((r) => r.hostId)).toEqual(['n99', 'a', 'n0']);
     wp.close();
   });
 });
 
-describe('DecisionEngine.screen: unknown names', () => {
-  for (const [form, pick] of [['candidateIds', 0], ['candidates', 1]] as const) {
-    it(`via ${form}: rejected once per mention, with the reason; known names still screened`, () => {
-      const wp = cluster();
-      const s = wp.engine.screen({ workload: W, ...forms(['ghost', 'a', 'ghost', 'phantom', 'A'])[pick][1] });
-      expect(rows(s).map((r) => r.hostId)).toEqual(['a']);
-      // names are case-sensitive: 'A' is not 'a'
-      expect(s.rejected).toEqual([unknown('ghost'), unknown('ghost'), unknown('phantom'), unknown('A')]);
-      wp.close();
-    });
-  }
+describe('DecisionEngine.screen: unknown names (candidates only)', () => {
+  it('rejected once per mention, with the reason; known names still screened', () => {
+    const wp = cluster();
+    const s = wp.engine.screen({ workload: W, ...named(wp, 'candidates', ['ghost', 'a', 'ghost', 'phantom', 'A']) });
+    expect(rows(s).map((r) => r.hostId)).toEqual(['a']);
+    // names are case-sensitive: 'A' is not 'a'
+    expect(s.rejected).toEqual([unknown('ghost'), unknown('ghost'), unknown('phantom'), unknown('A')]);
+    wp.close();
+  });
 
   it('only unknown names: nothing feasible, nothing examined', () => {
     const wp = cluster();
-    const s = wp.engine.screen({ workload: W, candidateIds: ['x', 'y'] });
+    const s = wp.engine.screen({ workload: W, ...named(wp, 'candidates', ['x', 'y']) });
     expect([s.count, s.examined]).toEqual([0, 0]);
     expect(s.rejected).toEqual([unknown('x'), unknown('y')]);
     wp.close();
@@ -190,11 +226,9 @@ describe('DecisionEngine.screen: unknown names', () => {
 
 describe('DecisionEngine.screen: invalid requests', () => {
   it.each([
-    ['an empty name first (candidateIds)', { candidateIds: [''] }, 'candidates[0].host_id'],
-    ['an empty name third (candidateIds)', { candidateIds: ['a', 'ghost', ''] }, 'candidates[2].host_id'],
-    ['a non-string name (candidateIds)', { candidateIds: ['a', null as unknown as string] }, 'candidates[1].host_id'],
     ['an empty host id (candidates)', { candidates: [{ hostId: 'a' }, { hostId: '' }] }, 'candidates[1].host_id'],
-    ['both candidates and candidate ids', { candidates: [{ hostId: 'a' }], candidateIds: ['b'] }, 'candidates'],
+    ['both candidates and candidate hosts', { candidates: [{ hostId: 'a' }], candidateHosts: Int32Array.of(1) }, 'candidates'],
+    ['both, the same host', { candidates: [{ hostId: 'a' }], candidateHosts: Int32Array.of(0) }, 'candidates'],
     ['a negative demand', { workload: wl('w', -1) }, 'workload.demand.cpu_millis'],
   ] as [string, Partial<DecisionRequest>, string][])('%s → ValidationError on %s', (_name, req, field) => {
     const wp = cluster();
@@ -202,21 +236,58 @@ describe('DecisionEngine.screen: invalid requests', () => {
     wp.close();
   });
 
+  // six hosts: indices 0–5 are hosts, anything else is a caller's bug
+  it.each([
+    [[6], 'candidateHosts[0] = 6 is not a host index (6 hosts)'],
+    [[-1], 'candidateHosts[0] = -1 is not a host index (6 hosts)'],
+    [[0, 5, 2, 6], 'candidateHosts[3] = 6 is not a host index (6 hosts)'],
+    [[1, -2147483648], 'candidateHosts[1] = -2147483648 is not a host index (6 hosts)'],
+    [[2147483647, 0], 'candidateHosts[0] = 2147483647 is not a host index (6 hosts)'],
+  ])('an index out of range, %j, is a plain Error (a caller bug, not a ValidationError) naming the position', (idx, message) => {
+    const wp = cluster();
+    let err: unknown;
+    try {
+      wp.engine.screen({ workload: W, candidateHosts: Int32Array.from(idx) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(ValidationError);
+    expect((err as Error).constructor).toBe(Error);
+    expect((err as Error).message).toBe(message);
+    wp.close();
+  });
+
+  it('the range is the current snapshot’s: a newly registered host’s index is valid at once, one past it is not', () => {
+    const wp = cluster();
+    wp.registerHosts([hostSpec('e', { ...cap(8000), power: LINEAR_100_200 })]); // index 6; like a: ΔP = 100 · 0.25 = 25 W
+    const got = rows(wp.engine.screen({ workload: W, candidateHosts: Int32Array.of(6, 0) }));
+    expect(got.map((r) => r.hostId)).toEqual(['e', 'a']);
+    for (const r of got) expect(r.marginalWatts).toBeCloseTo(25, 9);
+    expect(() => wp.engine.screen({ workload: W, candidateHosts: Int32Array.of(7) })).toThrow('candidateHosts[0] = 7 is not a host index (7 hosts)');
+    wp.close();
+  });
+
   it('an empty list on one side and names on the other is not "both"', () => {
     const wp = cluster();
-    expect(rows(wp.engine.screen({ workload: W, candidates: [], candidateIds: ['c', 'a'] })).map((r) => r.hostId)).toEqual(['c', 'a']);
-    expect(rows(wp.engine.screen({ workload: W, candidates: [{ hostId: 'd' }], candidateIds: [] })).map((r) => r.hostId)).toEqual(['d']);
+    expect(rows(wp.engine.screen({ workload: W, candidates: [], candidateHosts: hostIdx(wp, ['c', 'a']) })).map((r) => r.hostId)).toEqual(['c', 'a']);
+    expect(rows(wp.engine.screen({ workload: W, candidates: [{ hostId: 'd' }], candidateHosts: new Int32Array(0) })).map((r) => r.hostId)).toEqual(['d']);
     wp.close();
   });
 
   it('more than maxCandidates names (duplicates and unknown names count) → ValidationError on candidates; exactly the limit is fine', () => {
     const wp = cluster({ maxCandidates: 3 });
-    for (const [form, pick] of [['candidateIds', 0], ['candidates', 1]] as const) {
-      expect(rows(wp.engine.screen({ workload: W, ...forms(['a', 'ghost', 'a'])[pick][1] })).map((r) => r.hostId), form).toEqual(['a']);
-      for (const names of [['a', 'b', 'c', 'd'], ['a', 'a', 'a', 'a'], ['x', 'y', 'z', 'w', 'v']]) {
+    const within: Record<Form, [string[], string[]]> = { candidates: [['a', 'ghost', 'a'], ['a']], candidateHosts: [['a', 'm', 'a'], ['a']] };
+    const over: Record<Form, string[][]> = {
+      candidates: [['a', 'b', 'c', 'd'], ['a', 'a', 'a', 'a'], ['x', 'y', 'z', 'w', 'v']],
+      candidateHosts: [['a', 'b', 'c', 'd'], ['a', 'a', 'a', 'a'], ['a', 'b', 'c', 'm', 't']],
+    };
+    for (const form of FORMS) {
+      expect(rows(wp.engine.screen({ workload: W, ...named(wp, form, within[form][0]) })).map((r) => r.hostId), form).toEqual(within[form][1]);
+      for (const names of over[form]) {
         let err: unknown;
         try {
-          wp.engine.screen({ workload: W, ...forms(names)[pick][1] });
+          wp.engine.screen({ workload: W, ...named(wp, form, names) });
         } catch (e) {
           err = e;
         }
@@ -278,14 +349,17 @@ describe('DecisionEngine.screen agrees with evaluate on any cluster (property)',
               .filter((_, i) => hosts[i].util !== undefined),
             [{ site: 'a', time: epochMs(NOW_MS - 1000), gramsCo2PerKwh: 150 as never }],
           );
-          const names = picked?.map((i) => (i < 0 ? `ghost${i}` : `p${i % hosts.length}`));
+          // unknown hosts can only be named as candidates: as indices, the known names alone are sent
+          const names = picked
+            ?.map((i) => (i < 0 ? `ghost${i}` : `p${i % hosts.length}`))
+            .filter((id) => asCandidates || !id.startsWith('ghost'));
           const req: DecisionRequest = {
             workload: { ...wl('prop', demand, 0), selector: withSelector ? { zone: 'x' } : {} },
             ...(names === undefined
               ? {}
               : asCandidates
                 ? { candidates: names.map((hostId, k): Candidate => (overrideAlloc[k] === undefined ? { hostId } : { hostId, allocated: { cpuMillis: cpuMillis(overrideAlloc[k]!), memBytes: memBytes(0) } })) }
-                : { candidateIds: names }),
+                : { candidateHosts: hostIdx(wp, names) }),
           };
           const s = wp.engine.screen(req);
           const got = rows(s);
