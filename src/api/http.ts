@@ -7,9 +7,9 @@ import type { Metrics } from './metrics';
 
 export interface HttpRequestContext {
   readonly req: http.IncomingMessage;
-  /** The parsed JSON body (POST/PUT), or undefined. */
+  /** The parsed JSON body (POST/PUT), or undefined (always for a `raw` route). */
   readonly body: unknown;
-  /** The body's bytes as received (POST/PUT), for answers that echo part of it. */
+  /** The body's bytes as received (POST/PUT). */
   readonly raw?: Buffer;
   readonly url: URL;
 }
@@ -39,7 +39,7 @@ export interface HttpServerOptions {
  * naming the field, never a stack trace.
  */
 export class HttpApi {
-  private readonly routes = new Map<string, { handler: HttpHandler; open: boolean; metric?: string }>();
+  private readonly routes = new Map<string, { handler: HttpHandler; open: boolean; metric?: string; raw: boolean }>();
   private guard?: HttpGuard;
   readonly server: http.Server;
 
@@ -58,9 +58,13 @@ export class HttpApi {
     this.server.keepAliveTimeout = 65_000;
   }
 
-  /** Adds a route: `method` and exact `path`. `open` routes skip the guard; `metric` names its latency series. */
-  route(method: string, path: string, handler: HttpHandler, opts: { open?: boolean; metric?: string } = {}): void {
-    this.routes.set(`${method} ${path}`, { handler, open: !!opts.open, metric: opts.metric });
+  /**
+   * Adds a route: `method` and exact `path`. `open` routes skip the guard;
+   * `metric` names its latency series; a `raw` route gets the body's bytes
+   * only (it reads them itself, see parseJsonBody).
+   */
+  route(method: string, path: string, handler: HttpHandler, opts: { open?: boolean; metric?: string; raw?: boolean } = {}): void {
+    this.routes.set(`${method} ${path}`, { handler, open: !!opts.open, metric: opts.metric, raw: !!opts.raw });
   }
 
   setGuard(g: HttpGuard): void {
@@ -86,8 +90,9 @@ export class HttpApi {
           out = refused;
         } else {
           if (route.metric) end = this.metrics.decisionSeconds.startTimer({ rpc: route.metric });
-          const read = req.method === 'POST' || req.method === 'PUT' ? await this.readJson(req) : undefined;
-          out = await route.handler({ req, body: read?.body, raw: read?.raw, url });
+          const raw = req.method === 'POST' || req.method === 'PUT' ? await this.readBody(req) : undefined;
+          const body = raw && !route.raw ? parseJsonBody(raw) : undefined;
+          out = await route.handler({ req, body, raw, url });
         }
       }
     } catch (e) {
@@ -102,7 +107,8 @@ export class HttpApi {
     res.end(text);
   }
 
-  private readJson(req: http.IncomingMessage): Promise<{ body: unknown; raw: Buffer }> {
+  /** The body's bytes, refused past maxBodyBytes. */
+  private readBody(req: http.IncomingMessage): Promise<Buffer> {
     const max = this.opts.maxBodyBytes;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -119,15 +125,7 @@ export class HttpApi {
         chunks.push(c);
       });
       req.on('end', () => {
-        if (failed) return;
-        const raw = Buffer.concat(chunks);
-        const text = raw.toString('utf8');
-        if (text.trim() === '') return reject(new ValidationError('body', 'a JSON body is required'));
-        try {
-          resolve({ body: JSON.parse(text), raw });
-        } catch (e) {
-          reject(new ValidationError('body', `not valid JSON: ${(e as Error).message}`));
-        }
+        if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
       });
       req.on('error', reject);
     });
@@ -152,3 +150,14 @@ export class HttpApi {
 }
 
 class BodyTooLarge extends ValidationError {}
+
+/** A request body as JSON; ValidationError naming `body` when it is empty or not JSON. */
+export function parseJsonBody(raw: Buffer): unknown {
+  const text = raw.toString('utf8');
+  if (text.trim() === '') throw new ValidationError('body', 'a JSON body is required');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError('body', `not valid JSON: ${(e as Error).message}`);
+  }
+}

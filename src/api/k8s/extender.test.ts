@@ -190,6 +190,36 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
     expect(p.json).toEqual({ error: `${field}: ${problem}`, field });
   });
 
+  it('names are read as JSON text: escapes resolve to the host, an opted-out answer echoes the names as sent', async () => {
+    // "n\u0031" is "n1", "\u006e3" is "n3": the same hosts as written plainly.
+    const raw = `{"Pod":${JSON.stringify(POD)},"NodeNames":["n\\u0031","\\u006e3","n4","gh\\u006fst"]}`;
+    const f = await post(t, 'filter', undefined, raw);
+    expect(f.json).toEqual({
+      Nodes: null,
+      NodeNames: ['n1', 'n3'],
+      FailedNodes: { n4: FAILED_NAMES_MODE.n4, ghost: FAILED_NAMES_MODE.ghost },
+      FailedAndUnresolvableNodes: {},
+      Error: '',
+    });
+    // n1 21.875 W → 10, n3 26.25 W → 0 (best and worst of the two)
+    expect((await post(t, 'prioritize', undefined, raw)).json).toEqual([
+      { Host: 'n1', Score: 10 },
+      { Host: 'n3', Score: 0 },
+      { Host: 'ghost', Score: 0 },
+      { Host: 'n4', Score: 0 },
+    ]);
+    const pod = structuredClone(POD);
+    pod.metadata.annotations['wattplace.scs.community/opt-out'] = 'true';
+    const names = '[ "n2",\n  "n\\u0031" ]';
+    const res = await fetch(`http://${t.server.httpAddress}/k8s/filter`, { method: 'POST', body: `{"Pod":${JSON.stringify(pod)},"NodeNames":${names}}` });
+    expect(await res.text()).toBe(`{"Nodes":null,"NodeNames":${names},"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""}`);
+  });
+
+  it('the last of duplicate keys counts, as in JSON.parse', async () => {
+    const raw = `{"Pod":${JSON.stringify(POD)},"NodeNames":["n5"],"NodeNames":["n2","n5"]}`;
+    expect((await post(t, 'filter', undefined, raw)).json.NodeNames).toEqual(['n2']);
+  });
+
   it('more names than the engine takes: Error naming NodeNames; odd names are reported like any other', async () => {
     const many = Array.from({ length: 20_001 }, (_, i) => `node-${i}`); // maxCandidates defaults to 20,000
     const f = await post(t, 'filter', { Pod: POD, NodeNames: many });
@@ -260,6 +290,20 @@ describe('k8s extender, full Nodes mode (nodeCacheCapable: false)', () => {
     expect(r.json.FailedAndUnresolvableNodes).toEqual({});
   });
 
+  it('the passing Node objects are the bytes sent, and so is the rest of the NodeList', async () => {
+    // Pretty-printed with odd spacing and an escaped character: a re-serialization would differ.
+    const sent = nodeList(items());
+    sent.items[0].metadata.annotations = { note: 'caf\u00e9 </tag>' };
+    const text = JSON.stringify({ Pod: POD, Nodes: sent }, null, '\t').replace('"items": [', '"items"  :\n [');
+    const res = await fetch(`http://${t.server.httpAddress}/k8s/filter`, { method: 'POST', body: text });
+    const answer = await res.text();
+    const itemText = (i: number) => JSON.stringify(sent.items[i], null, '\t').replace(/\n/g, '\n\t\t\t');
+    for (const i of [0, 2, 3]) expect(answer).toContain(itemText(i)); // n1, n3, new-1 pass
+    for (const i of [1, 4, 5]) expect(answer).not.toContain(`"name": "${sent.items[i].metadata.name}"`);
+    expect(answer).toContain('"resourceVersion": "884300"');
+    expect(JSON.parse(answer).Nodes).toEqual({ ...sent, items: [sent.items[0], sent.items[2], sent.items[3]] });
+  });
+
   it('prioritize scores the Node objects', async () => {
     const r = await post(t, 'prioritize', { Pod: POD, Nodes: nodeList(items()), NodeNames: null });
     expect(r.status).toBe(200);
@@ -272,6 +316,16 @@ describe('k8s extender, full Nodes mode (nodeCacheCapable: false)', () => {
       { Host: 'n2', Score: 0 },
       { Host: 'n5', Score: 0 },
     ]);
+  });
+
+  it('a node whose name is not valid Unicode text fails alone; the others are answered', async () => {
+    // "\ud800" is an unpaired surrogate: it has no UTF-8 form, so it cannot become a host id.
+    const text = JSON.stringify({ Pod: POD, Nodes: nodeList([node('n1', '16', '64Gi'), node('lone-\ud800', '8', '32Gi')]) });
+    expect(text).toContain('lone-\\ud800');
+    const r = await post(t, 'filter', undefined, text);
+    expect(r.json.Error).toBe('');
+    expect(r.json.Nodes.items.map((n: Json) => n.metadata.name)).toEqual(['n1']);
+    expect(r.json.FailedNodes).toEqual({ 'lone-\ud800': 'unknown node: its name is not valid Unicode text (an unpaired surrogate), so it cannot be registered' });
   });
 
   it('an unknown node was registered from its Node object with the default model', async () => {

@@ -9,12 +9,14 @@ import {
   type PowerModelSpec,
   type Rejection,
 } from '../../domain';
-import type { Wattplace } from '../../decision';
+import { UNKNOWN_HOST, type Wattplace } from '../../decision';
 import { catalogSpec } from '../../power';
-import type { Metrics } from '../metrics';
-import { arrayElementSpans } from '../json-spans';
+import { isWellFormedId } from '../../telemetry';
+import { parseJsonBody } from '../http';
+import { LBRACE, LBRACKET, QUOTE, decodeString, parseSpan, scanJson, type Selection, type Span } from '../json-scan';
 import { JsonWriter } from '../json-writer';
-import { nodeItems, readNode, type NodeView } from './node';
+import type { Metrics } from '../metrics';
+import { readNode, type NodeView } from './node';
 import { optedOut, readPod, type PodView } from './pod';
 
 /** MaxExtenderPriority in k8s.io/kube-scheduler/extender/v1. */
@@ -69,19 +71,40 @@ export const DEFAULT_K8S_OPTIONS: K8sExtenderOptions = {
   allowStale: false,
 };
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/**
+ * What the extender reads of an ExtenderArgs body; everything else is only
+ * validated (and, for Node objects, echoed byte for byte).
+ */
+const ARGS: Selection = {
+  Pod: true,
+  NodeNames: { '*': true },
+  Nodes: { items: { '*': { metadata: { name: true, labels: true }, status: { allocatable: true } } } },
+};
+
+const NULL = 0x6e; // a span starting with 'n' is null
 
 /** The request, read: the pod, and the nodes in the form they came. */
-interface Args {
+type Args = NamesArgs | NodesArgs;
+
+interface NamesArgs {
+  readonly mode: 'names';
   readonly pod: PodView;
-  /** Full-Nodes mode: the NodeList as sent (its items are echoed back). */
-  readonly nodeList: Obj | null;
-  readonly nodeItems: unknown[];
-  /** Node names in request order (both modes). */
-  readonly names: string[];
-  /** Full-Nodes mode: what each item says (aligned with names). */
-  readonly views: NodeView[] | null;
+  readonly raw: Buffer;
+  /** The NodeNames array as sent. */
+  readonly list: Span;
+  /** Its strings, in request order. */
+  readonly names: readonly Span[];
+}
+
+interface NodesArgs {
+  readonly mode: 'nodes';
+  readonly pod: PodView;
+  readonly raw: Buffer;
+  /** The NodeList as sent, and its items array (absent or null: no items). */
+  readonly list: Span;
+  readonly items: Span | undefined;
+  /** What each item says (request order). */
+  readonly views: readonly NodeView[];
 }
 
 /** The engine's answer for the offered nodes (DecisionEngine.screen), plus the nodes failed before it. */
@@ -105,10 +128,12 @@ const NO_OUTCOME: Outcome = { count: 0, hosts: new Int32Array(0), score: new Flo
  * the order they were offered, then (prioritize) the failed ones; the
  * scheduler does not read any order into them.
  *
- * Answers are written as JSON text here (the wire form, exactly: Go field
- * names, every key present), and in full-Nodes mode the passing Node objects
- * are the request's own bytes, copied: a 500-Node answer is ~1.4 MB that
- * would otherwise be serialized again.
+ * Both verbs take the request's bytes: one validating scan (json-scan.ts)
+ * finds the pod, the node names and the few fields of each Node that matter,
+ * and only those are parsed. Names are looked up by their bytes. Answers are
+ * written as JSON text (the wire form exactly: Go field names, every key
+ * present); in full-Nodes mode the passing Node objects are the request's own
+ * bytes, copied.
  */
 export class K8sExtender {
   constructor(
@@ -118,17 +143,16 @@ export class K8sExtender {
   ) {}
 
   /**
-   * POST /k8s/filter: the ExtenderFilterResult as JSON text. `raw` is the
-   * request body's bytes, when the caller has them (Node objects are then
-   * echoed from it). Never throws for bad input: it is answered with `Error`
-   * naming the field.
+   * POST /k8s/filter: the ExtenderFilterResult as JSON text. A body that is
+   * not JSON throws ValidationError naming `body` (HTTP 400); any other
+   * defect is answered with `Error` naming the field.
    */
-  filter(body: unknown, raw?: Buffer): Buffer {
+  filter(raw: Buffer): Buffer {
     let args: Args;
     let out: Outcome;
     let outcome = 'ok';
     try {
-      args = this.read(body);
+      args = this.read(raw);
       if (optedOut(args.pod, this.opts.optOutKey)) {
         outcome = 'opted_out';
         out = NO_OUTCOME;
@@ -136,29 +160,38 @@ export class K8sExtender {
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
       this.count('k8s_filter', 'invalid');
+      if (e.field === 'body') throw e;
       const answer: ExtenderFilterResult = { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: e.message };
       return Buffer.from(JSON.stringify(answer));
     }
     this.count('k8s_filter', outcome);
     const optOut = outcome === 'opted_out';
-    const w = new JsonWriter(args.nodeList ? (raw?.length ?? 0) + 4096 : 64 + 32 * args.names.length + 96 * out.failed.length);
-    if (args.nodeList) {
-      let pass: number[]; // indices into nodeItems
-      if (optOut) pass = args.nodeItems.map((_, i) => i);
-      else {
-        const byName = new Map<string, number>();
-        for (let i = args.names.length - 1; i >= 0; i--) byName.set(args.names[i], i);
-        pass = new Array(out.count);
-        for (let k = 0; k < out.count; k++) pass[k] = byName.get(out.ids[out.hosts[k]])!;
-      }
+    const src = args.raw;
+    const w = new JsonWriter(args.mode === 'nodes' ? args.list.end - args.list.start + 4096 : 64 + 32 * args.names.length + 96 * out.failed.length);
+    if (args.mode === 'nodes') {
       w.raw('{"Nodes":');
-      writeNodeList(w, args.nodeList, args.nodeItems, pass, raw);
+      if (optOut || !args.items || args.items.kind !== LBRACKET) w.bytes(src, args.list.start, args.list.end);
+      else {
+        // The NodeList as sent, with only the passing items in its items array.
+        const byName = new Map<string, number>();
+        for (let i = args.views.length - 1; i >= 0; i--) byName.set(args.views[i].name, i);
+        const items = args.items.elements!;
+        w.bytes(src, args.list.start, args.items.start).raw('[');
+        for (let k = 0; k < out.count; k++) {
+          const it = items[byName.get(out.ids[out.hosts[k]])!];
+          (k ? w.raw(',') : w).bytes(src, it.start, it.end);
+        }
+        w.raw(']').bytes(src, args.items.end, args.list.end);
+      }
       w.raw(',"NodeNames":null');
     } else {
-      w.raw('{"Nodes":null,"NodeNames":[');
-      if (optOut) for (let i = 0; i < args.names.length; i++) (i ? w.raw(',') : w).str(args.names[i]);
-      else for (let k = 0; k < out.count; k++) (k ? w.raw(',') : w).str(out.ids[out.hosts[k]]);
-      w.raw(']');
+      w.raw('{"Nodes":null,"NodeNames":');
+      if (optOut) w.bytes(src, args.list.start, args.list.end);
+      else {
+        w.raw('[');
+        for (let k = 0; k < out.count; k++) (k ? w.raw(',') : w).str(out.ids[out.hosts[k]]);
+        w.raw(']');
+      }
     }
     // A name offered twice appears once, with its last reason (as a Go map would keep it).
     const failed = new Map<string, string>();
@@ -179,19 +212,21 @@ export class K8sExtender {
    * request (HTTP 400 naming the field; the scheduler ignores prioritize
    * errors and scores without this extender).
    */
-  prioritize(body: unknown): Buffer {
+  prioritize(raw: Buffer): Buffer {
     let args: Args;
     try {
-      args = this.read(body);
+      args = this.read(raw);
     } catch (e) {
       if (e instanceof ValidationError) this.count('k8s_prioritize', 'invalid');
       throw e;
     }
-    const w = new JsonWriter(64 + 48 * args.names.length);
+    const n = args.mode === 'names' ? args.names.length : args.views.length;
+    const w = new JsonWriter(64 + 48 * n);
     w.raw('[');
     if (optedOut(args.pod, this.opts.optOutKey)) {
       this.count('k8s_prioritize', 'opted_out');
-      writeZeroScores(w, args.names, false);
+      const all = args.mode === 'names' ? args.names.map((s) => decodeString(args.raw, s)) : args.views.map((v) => v.name);
+      writeZeroScores(w, all, false);
       return w.raw(']').done();
     }
     const { count, hosts, score, ids, failed } = this.decide(args);
@@ -227,48 +262,101 @@ export class K8sExtender {
     return p < 0 ? 0 : p > MAX_EXTENDER_PRIORITY ? MAX_EXTENDER_PRIORITY : p;
   }
 
-  private read(body: unknown): Args {
-    if (!isObj(body)) throw new ValidationError('ExtenderArgs', 'the body must be an ExtenderArgs object {"Pod", "Nodes" | "NodeNames"}');
-    const pod = readPod(body.Pod, 'Pod');
-    if (body.Nodes !== undefined && body.Nodes !== null) {
-      const items = nodeItems(body.Nodes, 'Nodes');
-      const views = items.map((n, i) => readNode(n, `Nodes.items[${i}]`));
-      return { pod, nodeList: body.Nodes as Obj, nodeItems: items, names: views.map((v) => v.name), views };
+  /** Reads ExtenderArgs from the body's bytes; ValidationError naming the field. */
+  private read(raw: Buffer): Args {
+    let top = scanJson(raw, ARGS);
+    if (!top) {
+      // Not JSON: JSON.parse names the problem. Should it accept what the scan did
+      // not, its canonical form is read instead: the answer never depends on the scan.
+      const parsed = parseJsonBody(raw);
+      raw = Buffer.from(JSON.stringify(parsed));
+      top = scanJson(raw, ARGS)!;
     }
-    if (body.NodeNames !== undefined && body.NodeNames !== null) {
-      if (!Array.isArray(body.NodeNames)) throw new ValidationError('NodeNames', 'must be an array of node names');
-      const names = body.NodeNames as unknown[];
-      for (let i = 0; i < names.length; i++) {
-        if (typeof names[i] !== 'string' || names[i] === '') throw new ValidationError(`NodeNames[${i}]`, 'must be a non-empty string');
+    if (top.kind !== LBRACE) throw new ValidationError('ExtenderArgs', 'the body must be an ExtenderArgs object {"Pod", "Nodes" | "NodeNames"}');
+    const m = top.members!;
+    const podSpan = m.get('Pod');
+    const pod = readPod(podSpan && parseSpan(raw, podSpan), 'Pod');
+    const nodes = m.get('Nodes');
+    if (nodes && nodes.kind !== NULL) {
+      if (nodes.kind !== LBRACE) throw new ValidationError('Nodes', 'must be a v1.NodeList object');
+      const items = nodes.members!.get('items');
+      let spans: readonly Span[] = [];
+      if (items && items.kind !== NULL) {
+        if (items.kind !== LBRACKET) throw new ValidationError('Nodes.items', 'must be an array');
+        spans = items.elements!;
       }
-      return { pod, nodeList: null, nodeItems: [], names: names as string[], views: null };
+      const views = spans.map((it, i) => readNode(nodeParts(raw, it), `Nodes.items[${i}]`));
+      return { mode: 'nodes', pod, raw, list: nodes, items, views };
+    }
+    const list = m.get('NodeNames');
+    if (list && list.kind !== NULL) {
+      if (list.kind !== LBRACKET) throw new ValidationError('NodeNames', 'must be an array of node names');
+      const names = list.elements!;
+      for (let i = 0; i < names.length; i++) {
+        if (names[i].kind !== QUOTE || names[i].end - names[i].start === 2) throw new ValidationError(`NodeNames[${i}]`, 'must be a non-empty string');
+      }
+      return { mode: 'names', pod, raw, list, names };
     }
     throw new ValidationError('NodeNames', 'one of NodeNames (nodeCacheCapable: true) or Nodes (nodeCacheCapable: false) is required');
   }
 
   /** Runs the engine over the offered nodes. */
   private decide(args: Args): Outcome {
-    if (args.names.length === 0) return NO_OUTCOME; // an empty candidate list would mean "every host"
     const failed: Rejection[] = [];
     let candidates: Candidate[] | undefined;
-    if (args.views) {
+    let hosts: Int32Array | undefined;
+    if (args.mode === 'nodes') {
+      if (args.views.length === 0) return NO_OUTCOME; // an empty candidate list would mean "every host"
       candidates = this.fullCandidates(args.views, failed);
       if (candidates.length === 0) return { ...NO_OUTCOME, failed };
+    } else {
+      if (args.names.length === 0) return NO_OUTCOME;
+      hosts = this.resolve(args, failed);
+      if (hosts.length === 0) return { ...NO_OUTCOME, failed };
     }
     let res;
     try {
       res = this.core.engine.screen({
         workload: { id: args.pod.id, demand: { cpuMillis: cpuMillis(args.pod.cpuMillis), memBytes: memBytes(args.pod.memBytes) }, selector: {} },
-        ...(candidates ? { candidates } : { candidateIds: args.names }),
+        ...(candidates ? { candidates } : { candidateHosts: hosts }),
         allowStale: this.opts.allowStale,
       });
     } catch (e) {
       // The engine names its own field (candidates); the caller sent NodeNames or Nodes.
-      if (e instanceof ValidationError && e.field === 'candidates') throw new ValidationError(args.views ? 'Nodes.items' : 'NodeNames', e.problem);
+      if (e instanceof ValidationError && e.field === 'candidates') throw new ValidationError(args.mode === 'nodes' ? 'Nodes.items' : 'NodeNames', e.problem);
       throw e;
     }
     for (const e of res.pluginErrors) this.metrics?.pluginErrors.inc({ plugin: e.plugin });
     return { count: res.count, hosts: res.hosts, score: res.score, ids: res.ids, failed: failed.length ? failed.concat(res.rejected) : res.rejected };
+  }
+
+  /**
+   * Names mode: each name's host, looked up by its bytes (a name written with
+   * escapes is decoded first); unknown names go to `failed`. The engine's
+   * limit on candidates counts every name offered.
+   */
+  private resolve(args: NamesArgs, failed: Rejection[]): Int32Array {
+    const max = this.core.engine.config.maxCandidates;
+    if (args.names.length > max) throw new ValidationError('NodeNames', `at most ${max} candidates per request, got ${args.names.length}`);
+    const snap = this.core.engine.snapshot();
+    const b = args.raw;
+    const out = new Int32Array(args.names.length);
+    let k = 0;
+    for (const s of args.names) {
+      let escaped = false;
+      for (let i = s.start + 1; i < s.end - 1; i++) if (b[i] === 0x5c) escaped = true;
+      let h = escaped ? -1 : snap.indexOfUtf8(b, s.start + 1, s.end - 1);
+      if (h < 0) {
+        const name = decodeString(b, s);
+        if (escaped) h = snap.indexOf(name);
+        if (h < 0) {
+          failed.push({ hostId: name, reason: UNKNOWN_HOST });
+          continue;
+        }
+      }
+      out[k++] = h;
+    }
+    return out.subarray(0, k);
   }
 
   /**
@@ -294,6 +382,10 @@ export class K8sExtender {
         continue;
       }
       if (snap.indexOf(v.name) >= 0 || regIdx.has(v.name)) continue;
+      if (!isWellFormedId(v.name)) {
+        fail(v.name, 'unknown node: its name is not valid Unicode text (an unpaired surrogate), so it cannot be registered');
+        continue;
+      }
       const label = v.labels[this.opts.powerModelLabel];
       const power = label ? catalogSpec(label) : this.opts.defaultPowerModel;
       if (!power) {
@@ -360,20 +452,21 @@ function writeZeroScores(w: JsonWriter, names: readonly string[], more: boolean)
 }
 
 /**
- * The NodeList as sent, with `items` replaced by the items at `pass`. With
- * the request's bytes the items are copied from them; without (or should the
- * scan ever disagree with the parsed list) they are serialized.
+ * The parts of a Node item readNode looks at, parsed from their spans
+ * (an item that is not an object is parsed whole, for readNode to refuse).
  */
-function writeNodeList(w: JsonWriter, list: Obj, items: readonly unknown[], pass: readonly number[], raw: Buffer | undefined): void {
-  w.raw('{');
-  for (const k of Object.keys(list)) if (k !== 'items') w.str(k).raw(':').value(list[k]).raw(',');
-  w.raw('"items":[');
-  const spans = raw && pass.length > 0 ? arrayElementSpans(raw, ['Nodes', 'items']) : null;
-  const copy = raw && spans && spans.length === 2 * items.length;
-  for (let k = 0; k < pass.length; k++) {
-    if (k) w.raw(',');
-    if (copy) w.bytes(raw, spans[2 * pass[k]], spans[2 * pass[k] + 1]);
-    else w.value(items[pass[k]]);
-  }
-  w.raw(']}');
+function nodeParts(raw: Buffer, item: Span): unknown {
+  if (item.kind !== LBRACE) return parseSpan(raw, item);
+  const part = (span: Span | undefined, keys: readonly string[]): unknown => {
+    if (!span) return undefined;
+    if (span.kind !== LBRACE) return parseSpan(raw, span);
+    const o: Record<string, unknown> = {};
+    for (const k of keys) {
+      const v = span.members!.get(k);
+      if (v) o[k] = parseSpan(raw, v);
+    }
+    return o;
+  };
+  const m = item.members!;
+  return { metadata: part(m.get('metadata'), ['name', 'labels']), status: part(m.get('status'), ['allocatable']) };
 }

@@ -69,7 +69,9 @@ export function k8sPlugin(cfg: K8sConfig): (s: { core: Wattplace; http: HttpApi;
     if (!cfg.k8sExtender) return;
     const ext = new K8sExtender(core, opts, metrics);
     const json = 'application/json';
-    http.route('POST', '/k8s/filter', ({ body, raw }) => ({ status: 200, body: undefined, text: ext.filter(body, raw), contentType: json }), { metric: 'k8s_filter' });
-    http.route('POST', '/k8s/prioritize', ({ body }) => ({ status: 200, body: undefined, text: ext.prioritize(body), contentType: json }), { metric: 'k8s_prioritize' });
+    // raw: the extender reads the body's bytes itself (one validating scan, no object tree).
+    const bytes = (raw: Buffer | undefined) => raw ?? Buffer.alloc(0);
+    http.route('POST', '/k8s/filter', ({ raw }) => ({ status: 200, body: undefined, text: ext.filter(bytes(raw)), contentType: json }), { metric: 'k8s_filter', raw: true });
+    http.route('POST', '/k8s/prioritize', ({ raw }) => ({ status: 200, body: undefined, text: ext.prioritize(bytes(raw)), contentType: json }), { metric: 'k8s_prioritize', raw: true });
   };
 }

@@ -63,11 +63,3 @@ export function readNode(raw: unknown, field: string): NodeView {
   }
   return { name, allocCpuMillis: allocCpu, allocMemBytes: allocMem, labels, problem };
 }
-
-/** Reads a v1.NodeList's items (kube-scheduler sends `{"items": [...]}`, often with kind and metadata). */
-export function nodeItems(raw: unknown, field: string): unknown[] {
-  if (!isObj(raw)) throw new ValidationError(field, 'must be a v1.NodeList object');
-  if (raw.items === undefined || raw.items === null) return [];
-  if (!Array.isArray(raw.items)) throw new ValidationError(`${field}.items`, 'must be an array');
-  return raw.items;
-}
