@@ -9,7 +9,8 @@
  *              src/api/k8s/fixtures/node-worker.json, ~5 KB each, renamed)
  * The pod is the recorded pod-web.json (init containers, a sidecar, overhead, a GPU).
  *   npm run bench:k8s        (BENCH_ITER, BENCH_WARMUP to change the counts;
- *                            BENCH_CASES=5000,node to run only the cases whose names contain these)
+ *                            BENCH_CASES=5000,node to run only the cases whose names contain these;
+ *                            BENCH_GZIP=0 not to ask for gzip, which Go's client does by default)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +22,8 @@ import { ms, printJson, printTable, summarize } from './lib/stats';
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const ITER = Number(process.env.BENCH_ITER ?? 2000);
 const FLEET = 5000;
+/** Ask for gzip as kube-scheduler's Go HTTP client does by default (BENCH_GZIP=0: plain answers). */
+const GZIP = process.env.BENCH_GZIP !== '0';
 const FIXTURES = path.resolve(__dirname, '../../../src/api/k8s/fixtures');
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -84,13 +87,15 @@ async function main() {
         const passed = verb === 'filter' ? (ans.NodeNames ?? ans.Nodes.items).length : (ans as Json[]).filter((p) => p.Score > 0).length;
         if (verb === 'filter' && ans.Error) throw new Error(`filter ${c.name}: ${ans.Error}`);
         const lat: number[] = [];
-        const requests = c.bodies.map((b) => client.request(`/k8s/${verb}`, b));
+        const requests = c.bodies.map((b) => client.request(`/k8s/${verb}`, b, GZIP ? { 'Accept-Encoding': 'gzip' } : {}));
         let cpu0 = NaN;
+        let wire = 0; // body bytes on the wire (gzipped when asked)
         for (let i = 0; i < WARMUP + ITER; i++) {
           if (i === WARMUP) cpu0 = processCpuMs(server.proc.pid!);
           const res = await client.send(requests[i % requests.length]);
           if (res.status !== 200) throw new Error(`${verb}: HTTP ${res.status}`);
           if (i >= WARMUP) lat.push(res.ns);
+          wire = res.bytes;
         }
         // Server CPU per call (user + system, whole process): what the answer costs, less sensitive to a busy machine than latency.
         const cpuPerCall = Math.round(((processCpuMs(server.proc.pid!) - cpu0) / ITER) * 1000) / 1000;
@@ -100,6 +105,7 @@ async function main() {
           verb,
           requestKiB: Math.round(c.bodies[0].length / 1024),
           responseKiB: Math.round(Buffer.byteLength(first.text) / 1024),
+          wireKiB: Math.round(wire / 1024),
           [verb === 'filter' ? 'passed' : 'scored>0']: passed,
           n: s.n,
           p50ms: ms(s.p50),
@@ -108,7 +114,7 @@ async function main() {
           maxms: ms(s.max),
           serverCpuMsPerCall: cpuPerCall,
         };
-        rows.push({ case: row.case, verb, reqKiB: row.requestKiB, resKiB: row.responseKiB, n: s.n, p50ms: row.p50ms, p90ms: row.p90ms, p99ms: row.p99ms, maxms: row.maxms, srvCpuMs: cpuPerCall });
+        rows.push({ case: row.case, verb, reqKiB: row.requestKiB, resKiB: row.responseKiB, wireKiB: row.wireKiB, n: s.n, p50ms: row.p50ms, p90ms: row.p90ms, p99ms: row.p99ms, maxms: row.maxms, srvCpuMs: cpuPerCall });
         results.push({ ...row, passedOrScored: passed });
       }
     }

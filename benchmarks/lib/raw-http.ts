@@ -51,9 +51,12 @@ export class RawHttpClient {
     this.sock.on('close', () => this.pending?.reject(new Error('connection closed')));
   }
 
-  /** The request bytes for POST `path` with a JSON `body`, to pass to `send`. */
-  request(path: string, body: Buffer): Buffer {
-    const head = `POST ${path} HTTP/1.1\r\nHost: ${this.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  /** The request bytes for POST `path` with a JSON `body` (and extra header lines), to pass to `send`. */
+  request(path: string, body: Buffer, headers: Record<string, string> = {}): Buffer {
+    const extra = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    const head = `POST ${path} HTTP/1.1\r\nHost: ${this.host}\r\nContent-Type: application/json\r\n${extra}Content-Length: ${body.length}\r\n\r\n`;
     return Buffer.concat([Buffer.from(head, 'latin1'), body]);
   }
 
