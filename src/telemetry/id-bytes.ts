@@ -16,8 +16,12 @@ export class IdBytesIndex {
   /** offsets[h] .. offsets[h + 1]: host h's bytes. */
   private offsets = new Int32Array(65);
   private count = 0;
-  /** Host index + 1 per slot; 0 = empty. */
-  private slots = new Int32Array(128);
+  /**
+   * Four ints per slot: host index + 1 (0 = empty), the id's hash, its
+   * offset and length in `bytes`. A probe reads one slot and, when the hash
+   * matches, the id's bytes: two places in memory per lookup.
+   */
+  private slots = new Int32Array(4 * 128);
 
   /** Adds host `h`'s id; hosts must be added in index order (h = count). */
   add(h: number, id: string): void {
@@ -38,45 +42,54 @@ export class IdBytesIndex {
     this.used += len;
     this.offsets[h + 1] = this.used;
     this.count++;
-    if (this.count * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    if (this.count * 2 > this.slots.length / 4) this.rehash(this.slots.length / 2);
     else this.place(h);
   }
+
 
   /** The host whose id is the UTF-8 text b[start..end), or −1. */
   find(b: Uint8Array, start: number, end: number): number {
     const slots = this.slots;
-    const mask = slots.length - 1;
+    const mask = slots.length / 4 - 1;
     const len = end - start;
     const bytes = this.bytes;
-    const off = this.offsets;
-    for (let p = hash(b, start, end) & mask; ; p = (p + 1) & mask) {
-      const s = slots[p];
+    const x = hash(b, start, end);
+    for (let p = x & mask; ; p = (p + 1) & mask) {
+      const q = 4 * p;
+      const s = slots[q];
       if (s === 0) return -1;
-      const h = s - 1;
-      const o = off[h];
-      if (off[h + 1] - o !== len) continue;
+      if (slots[q + 1] !== x || slots[q + 3] !== len) continue;
+      const o = slots[q + 2];
       let k = 0;
       while (k < len && bytes[o + k] === b[start + k]) k++;
-      if (k === len) return h;
+      if (k === len) return s - 1;
     }
   }
 
   private place(h: number): void {
-    const mask = this.slots.length - 1;
-    let p = hash(this.bytes, this.offsets[h], this.offsets[h + 1]) & mask;
-    while (this.slots[p] !== 0) p = (p + 1) & mask;
-    this.slots[p] = h + 1;
+    const slots = this.slots;
+    const mask = slots.length / 4 - 1;
+    const o = this.offsets[h];
+    const len = this.offsets[h + 1] - o;
+    const x = hash(this.bytes, o, o + len);
+    let p = x & mask;
+    while (slots[4 * p] !== 0) p = (p + 1) & mask;
+    slots[4 * p] = h + 1;
+    slots[4 * p + 1] = x;
+    slots[4 * p + 2] = o;
+    slots[4 * p + 3] = len;
   }
 
+  /** A table of `size` slots (a power of two) holding every host. */
   private rehash(size: number): void {
-    this.slots = new Int32Array(size);
+    this.slots = new Int32Array(4 * size);
     for (let h = 0; h < this.count; h++) this.place(h);
   }
 }
 
-/** FNV-1a, 32 bits. */
+/** FNV-1a, 32 bits (as a signed int, the way the slots keep it). */
 function hash(b: Uint8Array, start: number, end: number): number {
-  let x = 0x811c9dc5;
+  let x = 0x811c9dc5 | 0;
   for (let i = start; i < end; i++) x = Math.imul(x ^ b[i], 0x01000193);
-  return x >>> 0;
+  return x;
 }

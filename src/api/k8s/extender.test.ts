@@ -215,6 +215,19 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
     expect(await res.text()).toBe(`{"Nodes":null,"NodeNames":${names},"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""}`);
   });
 
+  it('a name is its decoded text, even when its raw bytes spell another host id', async () => {
+    // Hosts "x\y" (one backslash) and "x\\y" (two). The JSON text "x\\y" means x\y: its
+    // raw bytes are those of the second id, but the node is the first.
+    await t.rpc.registerHosts({
+      hosts: ['x\\y', 'x\\\\y'].map((id) => ({ id, capacity: { cpuMillis: 16000n, memBytes: 64n * Gi }, power: linear(100, 300) })),
+    });
+    const raw = `{"Pod":${JSON.stringify(POD)},"NodeNames":${JSON.stringify(['x\\y'])}}`;
+    expect(raw).toContain('"x\\\\y"');
+    const f = await post(t, 'filter', undefined, raw);
+    expect(f.json.NodeNames).toEqual(['x\\y']);
+    expect((await post(t, 'prioritize', undefined, raw)).json).toEqual([{ Host: 'x\\y', Score: 10 }]);
+  });
+
   it('the last of duplicate keys counts, as in JSON.parse', async () => {
     const raw = `{"Pod":${JSON.stringify(POD)},"NodeNames":["n5"],"NodeNames":["n2","n5"]}`;
     expect((await post(t, 'filter', undefined, raw)).json.NodeNames).toEqual(['n2']);

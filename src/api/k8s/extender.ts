@@ -339,16 +339,17 @@ export class K8sExtender {
     const max = this.core.engine.config.maxCandidates;
     if (args.names.length > max) throw new ValidationError('NodeNames', `at most ${max} candidates per request, got ${args.names.length}`);
     const snap = this.core.engine.snapshot();
+    const ids = snap.ids;
     const b = args.raw;
     const out = new Int32Array(args.names.length);
     let k = 0;
     for (const s of args.names) {
-      let escaped = false;
-      for (let i = s.start + 1; i < s.end - 1; i++) if (b[i] === 0x5c) escaped = true;
-      let h = escaped ? -1 : snap.indexOfUtf8(b, s.start + 1, s.end - 1);
-      if (h < 0) {
+      // Inside a JSON string a backslash always starts an escape: raw bytes equal to an
+      // id without one are that id's text. Anything else is decoded and looked up by text.
+      let h = snap.indexOfUtf8(b, s.start + 1, s.end - 1);
+      if (h < 0 || ids[h].includes('\\')) {
         const name = decodeString(b, s);
-        if (escaped) h = snap.indexOf(name);
+        h = snap.indexOf(name);
         if (h < 0) {
           failed.push({ hostId: name, reason: UNKNOWN_HOST });
           continue;
