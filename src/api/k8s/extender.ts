@@ -114,11 +114,12 @@ interface Outcome {
   readonly hosts: Int32Array;
   readonly score: Float64Array;
   readonly ids: readonly string[];
-  /** Names that fail, with the reason (a name offered twice may appear twice). */
+  /** Names that fail, with the reason (a name offered twice may appear twice unless `unique`). */
   readonly failed: readonly Rejection[];
+  readonly unique: boolean;
 }
 
-const NO_OUTCOME: Outcome = { count: 0, hosts: new Int32Array(0), score: new Float64Array(0), ids: [], failed: [] };
+const NO_OUTCOME: Outcome = { count: 0, hosts: new Int32Array(0), score: new Float64Array(0), ids: [], failed: [], unique: true };
 
 /**
  * kube-scheduler HTTP extender (k8s.io/kube-scheduler/extender/v1): filter and
@@ -194,13 +195,18 @@ export class K8sExtender {
       }
     }
     // A name offered twice appears once, with its last reason (as a Go map would keep it).
-    const failed = new Map<string, string>();
-    for (const r of out.failed) failed.set(r.hostId, r.reason);
+    // The engine's rejections name each host once; only names failed before it can repeat.
     w.raw(',"FailedNodes":{');
     let first = true;
-    for (const [name, reason] of failed) {
+    const put = (name: string, reason: string) => {
       (first ? w : w.raw(',')).str(name).raw(':').str(reason);
       first = false;
+    };
+    if (out.unique) for (const r of out.failed) put(r.hostId, r.reason);
+    else {
+      const byName = new Map<string, string>();
+      for (const r of out.failed) byName.set(r.hostId, r.reason);
+      for (const [name, reason] of byName) put(name, reason);
     }
     return w.raw('},"FailedAndUnresolvableNodes":{},"Error":""}').done();
   }
@@ -308,11 +314,11 @@ export class K8sExtender {
     if (args.mode === 'nodes') {
       if (args.views.length === 0) return NO_OUTCOME; // an empty candidate list would mean "every host"
       candidates = this.fullCandidates(args.views, failed);
-      if (candidates.length === 0) return { ...NO_OUTCOME, failed };
+      if (candidates.length === 0) return { ...NO_OUTCOME, failed, unique: false };
     } else {
       if (args.names.length === 0) return NO_OUTCOME;
       hosts = this.resolve(args, failed);
-      if (hosts.length === 0) return { ...NO_OUTCOME, failed };
+      if (hosts.length === 0) return { ...NO_OUTCOME, failed, unique: false };
     }
     let res;
     try {
@@ -327,7 +333,8 @@ export class K8sExtender {
       throw e;
     }
     for (const e of res.pluginErrors) this.metrics?.pluginErrors.inc({ plugin: e.plugin });
-    return { count: res.count, hosts: res.hosts, score: res.score, ids: res.ids, failed: failed.length ? failed.concat(res.rejected) : res.rejected };
+    const unique = failed.length === 0;
+    return { count: res.count, hosts: res.hosts, score: res.score, ids: res.ids, failed: unique ? res.rejected : failed.concat(res.rejected), unique };
   }
 
   /**
