@@ -228,6 +228,19 @@ describe('k8s extender, names mode (nodeCacheCapable: true)', () => {
     expect((await post(t, 'prioritize', undefined, raw)).json).toEqual([{ Host: 'x\\y', Score: 10 }]);
   });
 
+  it('a name offered twice is answered once', async () => {
+    const raw = JSON.stringify({ Pod: POD, NodeNames: ['ghost', 'n4', 'ghost', 'n2', 'n4', 'n2'] });
+    const res = await fetch(`http://${t.server.httpAddress}/k8s/filter`, { method: 'POST', body: raw });
+    const text = await res.text();
+    for (const key of ['"ghost":', '"n4":']) expect(text.split(key)).toHaveLength(2); // one key each, no duplicate keys
+    expect(JSON.parse(text)).toEqual({ Nodes: null, NodeNames: ['n2'], FailedNodes: { ghost: FAILED_NAMES_MODE.ghost, n4: FAILED_NAMES_MODE.n4 }, FailedAndUnresolvableNodes: {}, Error: '' });
+    expect((await post(t, 'prioritize', undefined, raw)).json).toEqual([
+      { Host: 'n2', Score: 10 },
+      { Host: 'ghost', Score: 0 },
+      { Host: 'n4', Score: 0 },
+    ]);
+  });
+
   it('the last of duplicate keys counts, as in JSON.parse', async () => {
     const raw = `{"Pod":${JSON.stringify(POD)},"NodeNames":["n5"],"NodeNames":["n2","n5"]}`;
     expect((await post(t, 'filter', undefined, raw)).json.NodeNames).toEqual(['n2']);
