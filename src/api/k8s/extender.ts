@@ -276,7 +276,8 @@ export class K8sExtender {
       // not, its canonical form is read instead: the answer never depends on the scan.
       const parsed = parseJsonBody(raw);
       raw = Buffer.from(JSON.stringify(parsed));
-      top = scanJson(raw, ARGS)!;
+      top = scanJson(raw, ARGS);
+      if (!top) throw new Error('json-scan refused the canonical JSON of a body JSON.parse accepted');
     }
     if (top.kind !== LBRACE) throw new ValidationError('ExtenderArgs', 'the body must be an ExtenderArgs object {"Pod", "Nodes" | "NodeNames"}');
     const m = top.members!;
