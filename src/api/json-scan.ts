@@ -74,7 +74,7 @@ export function decodeString(b: Uint8Array, span: Span): string {
 }
 
 /** The bytes [start, end) as UTF-8 text. */
-export function utf8(b: Uint8Array, start: number, end: number): string {
+function utf8(b: Uint8Array, start: number, end: number): string {
   return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
 }
 

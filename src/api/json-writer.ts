@@ -75,14 +75,6 @@ export class JsonWriter {
     return this;
   }
 
-  /** A value serialized by JSON.stringify (small, rare parts). */
-  value(v: unknown): this {
-    const j = JSON.stringify(v) ?? 'null';
-    this.room(Buffer.byteLength(j));
-    this.pos += this.buf.write(j, this.pos);
-    return this;
-  }
-
   /** The text written so far: a view of the writer's buffer (the writer must not be used after). */
   done(): Buffer {
     return this.buf.subarray(0, this.pos);
