@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pb from '../../src/gen/wattplace/v1/wattplace';
 import { pbHost, pbLinear, sample, workload } from '../fixtures/clusters';
 import { startTestServer, type TestServer } from '../helpers/grpc';
+import { filterFormProblem, priorityFormProblem } from '../helpers/k8s-form';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 const DEADLINE_MS = 10_000;
@@ -271,37 +272,13 @@ function checkHttp(p: string, r: HttpResult): void {
     const o = j as { Error?: string };
     if (typeof o.Error !== 'string') throw new Error(`${p}: no Error key: ${r.body}`);
     if (o.Error !== '' && !NAMES_FIELD.test(o.Error)) throw new Error(`${p}: Error does not name the field: ${o.Error}`);
-    checkFilterForm(j, r.body);
+    const bad = filterFormProblem(j);
+    if (bad) throw new Error(`${p}: answer not in v1 form (${bad}): ${r.body.slice(0, 300)}`);
   }
-  if (p === '/k8s/prioritize') checkPriorityForm(j, r.body);
-}
-
-const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** ExtenderFilterResult exactly: the five keys, each of its type; node names unique. */
-function checkFilterForm(j: unknown, body: string): void {
-  const fail = (why: string) => {
-    throw new Error(`/k8s/filter answer not in v1 form (${why}): ${body.slice(0, 300)}`);
-  };
-  if (!isMap(j)) return fail('not an object');
-  if (Object.keys(j).sort().join() !== 'Error,FailedAndUnresolvableNodes,FailedNodes,NodeNames,Nodes') fail('keys');
-  for (const k of ['FailedNodes', 'FailedAndUnresolvableNodes']) {
-    const m = j[k];
-    if (!isMap(m) || !Object.values(m).every((v) => typeof v === 'string')) fail(k);
+  if (p === '/k8s/prioritize') {
+    const bad = priorityFormProblem(j);
+    if (bad) throw new Error(`${p}: answer not in v1 form (${bad}): ${r.body.slice(0, 300)}`);
   }
-  const names = j.NodeNames;
-  if (names !== null && !(Array.isArray(names) && names.every((n) => typeof n === 'string') && new Set(names).size === names.length)) fail('NodeNames');
-  if (j.Nodes !== null && !(isMap(j.Nodes) && (j.Nodes.items === undefined || j.Nodes.items === null || Array.isArray(j.Nodes.items)))) fail('Nodes');
-  if (j.Error === '' && j.NodeNames === null && j.Nodes === null) fail('neither NodeNames nor Nodes in an answer without Error');
-}
-
-/** HostPriorityList exactly: a bare array of {Host, Score}, integer scores 0–10, each host once. */
-function checkPriorityForm(j: unknown, body: string): void {
-  const ok =
-    Array.isArray(j) &&
-    j.every((e) => isMap(e) && Object.keys(e).sort().join() === 'Host,Score' && typeof e.Host === 'string' && Number.isInteger(e.Score) && (e.Score as number) >= 0 && (e.Score as number) <= 10) &&
-    new Set(j.map((e) => (e as { Host: string }).Host)).size === j.length;
-  if (!ok) throw new Error(`/k8s/prioritize answer not in v1 form: ${body.slice(0, 300)}`);
 }
 
 /** Replaces or deletes random sub-trees of a valid document. */
