@@ -116,7 +116,7 @@ export class HttpApi {
       headers['Content-Encoding'] = 'gzip';
       headers.Vary = 'Accept-Encoding';
     }
-    headers['Content-Length'] = Buffer.byteLength(payload);
+    headers['Content-Length'] = payload === text ? size : Buffer.byteLength(payload);
     res.writeHead(out.status, headers);
     res.end(payload);
   }
