@@ -92,6 +92,9 @@ describe('Telegraf reader', () => {
       },
     });
     servers.push(t);
+    // The reader polls once at start; a poll() while that one runs joins it. Let it finish
+    // before registering, or the answer below may be the one from before the registration.
+    expect(await t.server.influx!.telegraf!.poll()).toMatchObject({ hosts: 1, accepted: 0, unknown: 1 });
     await t.rpc.registerHosts({ hosts: [pbHost('rack1-n1', { cpu: 8_000, memGiB: 64 })] });
     const r = await t.server.influx!.telegraf!.poll();
     expect(r).toMatchObject({ hosts: 1, accepted: 1 });
