@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * Imports point one way: domain → power → telemetry → placement / solver →
- * decision → api (with the generated protobuf code beside api), and sim and
- * the entry points (main, server, config) on top. A module may import its own
- * layer and the layers below it, never one above or beside it.
+ * decision → api (with the generated protobuf code beside api), then the
+ * applier, then sim (which drives the applier's logic with a simulated cloud),
+ * and the entry points (main, server, config) on top. A module may import its
+ * own layer and the layers below it, never one above or beside it.
  */
-const RANK: Record<string, number> = { domain: 0, power: 1, telemetry: 2, placement: 3, solver: 3, decision: 4, gen: 5, api: 6, sim: 7 };
+const RANK: Record<string, number> = { domain: 0, power: 1, telemetry: 2, placement: 3, solver: 3, decision: 4, gen: 5, api: 6, applier: 7, sim: 8 };
 const SRC = path.resolve(__dirname, '../src');
 
 function files(dir: string): string[] {
