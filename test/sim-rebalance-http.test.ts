@@ -1,41 +1,51 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PowerState, cpuMillis, memBytes, type HostSpec } from '../src/domain';
+import { PowerState, cpuMillis, epochMs, memBytes, watts, type HostSpec } from '../src/domain';
+import { cloudScenario } from '../src/solver/fixtures';
 import { startTestServer, type TestServer } from './helpers/grpc';
 
 /**
  * The service runs the simulator's per-interval consolidation (forecast.ts +
- * rebalance.ts) on its registered hosts: POST /v1/rebalance.
+ * rebalance.ts) on its registered hosts: POST /v1/rebalance. Besides measured
+ * demand it keeps every host within its allocation limits at every step
+ * (cpuCeiling × capacity × cpuAllocationRatio for CPU, capacity ×
+ * memAllocationRatio for memory, defaults 0.8 and 1 and 1), the moving workload
+ * counted on its target while it moves.
  */
-let t: TestServer;
+const MiB = 1024 * 1024;
 const host = (id: string, state = PowerState.ON): HostSpec => ({
   id,
   site: 'default',
-  capacity: { cpuMillis: cpuMillis(5320), memBytes: memBytes(4096 * 1024 * 1024) },
+  capacity: { cpuMillis: cpuMillis(5320), memBytes: memBytes(4096 * MiB) },
   power: { kind: 'table', watts: [93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135], standbyWatts: 0 },
   state,
   labels: {},
 });
 
-beforeAll(async () => {
-  t = await startTestServer();
-  t.server.core.registerHosts([host('a'), host('b'), host('c'), host('m', PowerState.MAINTENANCE)]);
-});
-afterAll(async () => t?.close());
-
-async function post(body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function post(t: TestServer, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const r = await fetch(`http://${t.server.httpAddress}/v1/rebalance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: r.status, json: (await r.json()) as Record<string, unknown> };
 }
 
+type Move = { workloadId: string; sourceHostId: string; targetHostId: string };
+
 describe('POST /v1/rebalance', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    t.server.core.registerHosts([host('a'), host('b'), host('c'), host('m', PowerState.MAINTENANCE)]);
+  });
+  afterAll(async () => t?.close());
+
   it('drain-when-room: empties the least utilized hosts into the roomiest running one, never into MAINTENANCE', async () => {
     // flat histories: forecast = demand, σ = 2 % of it. a 1000, b 2000, c 1500 (of 5320 each).
     // a → roomiest of b/c = c; then b → c: 4500 + 1.0·√(20² + 40² + 30²) = 4554 ≤ 5320 (same as the simulator's test).
-    const r = await post({
+    // Allocations 1000 m and 512 MiB each: c ends with 3000 m ≤ 0.8 × 5320 = 4256 m and 1536 MiB ≤ 4096 MiB.
+    const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
+    const r = await post(t, {
       running: [
-        { workloadId: 'w1', hostId: 'a', cpuHistory: [1000, 1000, 1000] },
-        { workloadId: 'w2', hostId: 'b', cpuHistory: [2000, 2000, 2000] },
-        { workloadId: 'w3', hostId: 'c', cpuHistory: [1500, 1500, 1500] },
+        { workloadId: 'w1', hostId: 'a', cpuHistory: [1000, 1000, 1000], ...alloc },
+        { workloadId: 'w2', hostId: 'b', cpuHistory: [2000, 2000, 2000], ...alloc },
+        { workloadId: 'w3', hostId: 'c', cpuHistory: [1500, 1500, 1500], ...alloc },
       ],
     });
     expect(r.status).toBe(200);
@@ -47,12 +57,12 @@ describe('POST /v1/rebalance', () => {
   });
 
   it('overload relief: the cheapest workload that alone makes the host safe moves', async () => {
-    const r = await post({
+    const r = await post(t, {
       running: [
-        { workloadId: 'big', hostId: 'a', cpuHistory: [3000], memBytes: 1740 },
-        { workloadId: 'mid', hostId: 'a', cpuHistory: [2000], memBytes: 1740 },
-        { workloadId: 'small', hostId: 'a', cpuHistory: [600], memBytes: 613 },
-        { workloadId: 'other', hostId: 'b', cpuHistory: [1000], memBytes: 870 },
+        { workloadId: 'big', hostId: 'a', cpuHistory: [3000], cpuMillis: 3000, memBytes: 1740 },
+        { workloadId: 'mid', hostId: 'a', cpuHistory: [2000], cpuMillis: 2000, memBytes: 1740 },
+        { workloadId: 'small', hostId: 'a', cpuHistory: [600], vcpus: 1, memBytes: 613 },
+        { workloadId: 'other', hostId: 'b', cpuHistory: [1000], vcpus: 1, memBytes: 870 },
       ],
       maxMigrations: 1,
     });
@@ -62,14 +72,162 @@ describe('POST /v1/rebalance', () => {
 
   it.each([
     [{ running: 'x' }, 'running'],
-    [{ running: [{ workloadId: 'w', hostId: 'zz', cpuHistory: [1] }] }, 'running[0].hostId'],
-    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [] }] }, 'running[0].cpuHistory'],
-    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1, -2] }] }, 'running[0].cpuHistory[1]'],
-    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1] }, { workloadId: 'w', hostId: 'b', cpuHistory: [1] }] }, 'running[1].workloadId'],
+    [{ running: [{ workloadId: 'w', hostId: 'zz', cpuHistory: [1], cpuMillis: 1, memBytes: 1 }] }, 'running[0].hostId'],
+    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [], cpuMillis: 1, memBytes: 1 }] }, 'running[0].cpuHistory'],
+    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1, -2], cpuMillis: 1, memBytes: 1 }] }, 'running[0].cpuHistory[1]'],
+    [
+      {
+        running: [
+          { workloadId: 'w', hostId: 'a', cpuHistory: [1], cpuMillis: 1, memBytes: 1 },
+          { workloadId: 'w', hostId: 'b', cpuHistory: [1], cpuMillis: 1, memBytes: 1 },
+        ],
+      },
+      'running[1].workloadId',
+    ],
     [{ running: [], z: -1 }, 'z'],
+    // allocations are required: without them the plan cannot keep hosts within their allocation limits
+    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1], cpuMillis: 1 }] }, 'running[0].memBytes'],
+    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1], memBytes: 1 }] }, 'running[0].cpuMillis'],
+    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1], cpuMillis: 1, vcpus: 1, memBytes: 1 }] }, 'running[0].vcpus'],
+    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1], vcpus: -1, memBytes: 1 }] }, 'running[0].vcpus'],
+    [{ running: [{ workloadId: 'w', hostId: 'a', cpuHistory: [1], cpuMillis: 1, memBytes: 'x' }] }, 'running[0].memBytes'],
   ])('bad input is a 400 naming the field (%j)', async (body, field) => {
-    const r = await post(body);
+    const r = await post(t, body);
     expect(r.status).toBe(400);
     expect(r.json.field).toBe(field);
+  });
+});
+
+describe('POST /v1/rebalance keeps allocations within the limits', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    t.server.core.registerHosts([host('a'), host('b'), host('c')]);
+  });
+  afterAll(async () => t?.close());
+
+  // Workloads that use little of what they were given: measured demand alone would pack all
+  // five onto one host (5 × 200 m ≪ 5320 m), which over-commits its allocation.
+  const five = (allocCpu: number, mem: number) =>
+    [
+      ['w1', 'a'],
+      ['w2', 'a'],
+      ['w3', 'b'],
+      ['w4', 'b'],
+      ['w5', 'c'],
+    ].map(([workloadId, hostId]) => ({ workloadId, hostId, cpuHistory: [200, 200, 200], cpuMillis: allocCpu, memBytes: mem }));
+
+  it.each([
+    {
+      name: 'cpu allocation binds',
+      // limit 0.8 × 5320 × 1 = 4256 m: three of 1400 m fit (4200), four do not (5600).
+      // c (least loaded) drains into a: a = 4200 m. b cannot go anywhere: a + 1400 > 4256, c is drained.
+      running: five(1400, 100 * MiB),
+      moves: [{ workloadId: 'w5', sourceHostId: 'c', targetHostId: 'a' }],
+    },
+    {
+      name: 'memory allocation binds',
+      // memory 4096 MiB × ratio 1: two of 1500 MiB fit (3000), three do not (4500): nothing can move.
+      running: five(100, 1500 * MiB),
+      moves: [],
+    },
+    {
+      name: 'nothing binds',
+      // 500 m and 500 MiB each: c → a, then b's two → a (a ends with 2500 m, 2500 MiB).
+      running: five(500, 500 * MiB),
+      moves: [
+        { workloadId: 'w5', sourceHostId: 'c', targetHostId: 'a' },
+        { workloadId: 'w3', sourceHostId: 'b', targetHostId: 'a' },
+        { workloadId: 'w4', sourceHostId: 'b', targetHostId: 'a' },
+      ],
+    },
+  ])('$name', async ({ running, moves }) => {
+    const r = await post(t, { running });
+    expect(r.status).toBe(200);
+    expect(r.json.migrations).toEqual(moves);
+  });
+
+  it('counts allocations the orchestrator reports beyond the listed workloads', async () => {
+    // a reports 2800 m allocated, of which the listed w1, w2 are 2 × 500 m: 1800 m belong to
+    // workloads not in the request. a's room: 4256 − 1800 = 2456 m for listed allocations,
+    // so after w1 + w2 (1000) it takes two more of 500 m (2000 ≤ 2456), not three (2500).
+    // Hosts b and c report exactly their listed allocations.
+    const now = Date.now();
+    const rep = (hostId: string, cpu: number, mem: number) => ({
+      hostId,
+      time: epochMs(now - 1000),
+      watts: watts(100),
+      cpuUtil: 0.1,
+      memUtil: 0.1,
+      allocated: { cpuMillis: cpuMillis(cpu), memBytes: memBytes(mem) },
+    });
+    t.server.core.report([rep('a', 2800, 1000 * MiB), rep('b', 1000, 1000 * MiB), rep('c', 500, 500 * MiB)]);
+    const r = await post(t, { running: five(500, 500 * MiB) });
+    expect(r.status).toBe(200);
+    // c's w5 → a (a: 1500 listed), then b's w3 → a (2000), w4 does not fit on a (2500 > 2456)
+    // and c is drained, so b is not drained and its move is undone.
+    expect(r.json.migrations).toEqual([{ workloadId: 'w5', sourceHostId: 'c', targetHostId: 'a' }]);
+  });
+});
+
+describe('POST /v1/rebalance on the issue-12 cloud (30 hosts, 180 VMs)', () => {
+  let t: TestServer;
+  const cloud = cloudScenario(30, 180, 5);
+  beforeAll(async () => {
+    t = await startTestServer();
+    const GiB = 2 ** 30;
+    t.server.core.registerHosts(
+      cloud.hosts.map((h) => ({
+        id: h.id,
+        site: 'default',
+        capacity: { cpuMillis: cpuMillis(h.vcpus * 1000), memBytes: memBytes(h.memGiB * GiB) },
+        power: h.power,
+        state: PowerState.ON,
+        labels: {},
+      })),
+    );
+  });
+  afterAll(async () => t?.close());
+
+  it('never puts a host above capacity × ratio, or its target above the ceiling, at any step', async () => {
+    const GiB = 2 ** 30;
+    const running = cloud.vms.map((v) => ({
+      workloadId: v.id,
+      hostId: cloud.hosts[v.host].id,
+      cpuHistory: [v.util * v.vcpus * 1000, v.util * v.vcpus * 1000],
+      vcpus: v.vcpus,
+      memBytes: v.memGiB * GiB,
+    }));
+    const r = await post(t, { running });
+    expect(r.status).toBe(200);
+    const moves = r.json.migrations as Move[];
+    expect(moves.length).toBeGreaterThan(0);
+    // replay: a moving VM counts on both hosts until its step is done
+    const idx = new Map(cloud.hosts.map((h, i) => [h.id, i]));
+    const cpu = new Float64Array(cloud.hosts.length);
+    const mem = new Float64Array(cloud.hosts.length);
+    const where = new Map(cloud.vms.map((v) => [v.id, v.host]));
+    const vm = new Map(cloud.vms.map((v) => [v.id, v]));
+    for (const v of cloud.vms) {
+      cpu[v.host] += v.vcpus;
+      mem[v.host] += v.memGiB;
+    }
+    for (const m of moves) {
+      const v = vm.get(m.workloadId)!;
+      const s = idx.get(m.sourceHostId)!;
+      const d = idx.get(m.targetHostId)!;
+      expect(where.get(v.id)).toBe(s);
+      cpu[d] += v.vcpus;
+      mem[d] += v.memGiB;
+      expect(cpu[d]).toBeLessThanOrEqual(0.8 * cloud.hosts[d].vcpus + 1e-9);
+      expect(mem[d]).toBeLessThanOrEqual(cloud.hosts[d].memGiB);
+      cpu[s] -= v.vcpus;
+      mem[s] -= v.memGiB;
+      where.set(v.id, d);
+    }
+    for (let h = 0; h < cloud.hosts.length; h++) {
+      expect(cpu[h]).toBeLessThanOrEqual(cloud.hosts[h].vcpus);
+      expect(mem[h]).toBeLessThanOrEqual(cloud.hosts[h].memGiB);
+    }
   });
 });

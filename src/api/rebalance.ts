@@ -12,6 +12,10 @@ interface RunningBody {
   hostId?: unknown;
   /** Recent CPU demand samples (millicores), oldest first, one per telemetry interval. */
   cpuHistory?: unknown;
+  /** CPU allocation in millicores (a pod's request), or `vcpus` (a server's flavor); one of the two is required. */
+  cpuMillis?: unknown;
+  vcpus?: unknown;
+  /** Memory allocation in bytes (required). */
   memBytes?: unknown;
   /** Migration cost weight (memory to copy); default memBytes. */
   cost?: unknown;
@@ -28,13 +32,24 @@ const num = (v: unknown, field: string, min = 0): number => {
  * rebalance.ts, the same classes), on the registered hosts:
  *
  *   { "running": [{ "workloadId", "hostId", "cpuHistory": [millicores, … oldest first],
- *                   "memBytes", "cost"? }],
+ *                   "cpuMillis" | "vcpus", "memBytes", "cost"? }],
  *     "z"?, "drainZ"?, "openZ"?, "maxMigrations"? }
  *   → { "migrations": [{ workloadId, sourceHostId, targetHostId }] (in order),
  *       "drainedHostIds", "wokenHostIds", "unresolved" }
  *
- * Hosts in MAINTENANCE take nothing new. Capacity is the registered CPU and
- * memory; power comes from each host's model. Bad input is a 400 naming the field.
+ * Hosts in MAINTENANCE take nothing new. Power comes from each host's model.
+ * Two views are kept safe at every step, the moving workload counted on its
+ * target from the start of the move (and on its source until the end):
+ *  - measured demand (the forecast of cpuHistory) against the registered CPU, as
+ *    the simulator's policy does;
+ *  - allocations, as PlaceBatch and PlanConsolidation do (the hot path's Capacity
+ *    and Ceiling rules): per host, the allocation of workloads not in `running`
+ *    (reported allocation − Σ listed allocations on it, at least 0) plus open
+ *    reservations is fixed, and the listed allocations must stay within
+ *        Σ cpu ≤ cpuCeiling × capCpu × cpuAllocationRatio − fixed cpu
+ *        Σ mem ≤ capMem × memAllocationRatio − fixed mem.
+ *    A host already above that receives nothing (it is not relieved for it).
+ * Bad input is a 400 naming the field.
  */
 export function rebalancePlugin() {
   return ({ core, http }: { core: Wattplace; http: HttpApi }): void => {
@@ -63,6 +78,7 @@ export function rebalance(core: Wattplace, body: unknown) {
   const variance = new Float64Array(n);
   const mem = new Float64Array(n);
   const cost = new Float64Array(n);
+  const alloc = new Float64Array(n);
   const ids: string[] = new Array(n);
   const fc = new WorkloadForecaster(DEFAULT_FORECAST);
   fc.ensure(n);
@@ -84,14 +100,37 @@ export function rebalance(core: Wattplace, body: unknown) {
     (r.cpuHistory as unknown[]).forEach((x, k) => fc.observe(i, num(x, `${at}.cpuHistory[${k}]`)));
     mean[i] = fc.forecast(i);
     variance[i] = fc.variance(i);
-    mem[i] = r.memBytes === undefined ? 0 : num(r.memBytes, `${at}.memBytes`);
+    if (r.cpuMillis !== undefined && r.vcpus !== undefined) throw new ValidationError(`${at}.vcpus`, 'give cpuMillis or vcpus, not both');
+    if (r.cpuMillis === undefined && r.vcpus === undefined) throw new ValidationError(`${at}.cpuMillis`, 'required: the CPU allocation in millicores (or vcpus)');
+    alloc[i] = r.vcpus !== undefined ? num(r.vcpus, `${at}.vcpus`) * 1000 : num(r.cpuMillis, `${at}.cpuMillis`);
+    if (r.memBytes === undefined) throw new ValidationError(`${at}.memBytes`, 'required: the memory allocation in bytes');
+    mem[i] = num(r.memBytes, `${at}.memBytes`);
     cost[i] = r.cost === undefined ? Math.max(1, mem[i]) : num(r.cost, `${at}.cost`);
   });
   const usable = new Uint8Array(snap.size);
   for (let h = 0; h < snap.size; h++) usable[h] = snap.state[h] === PowerState.MAINTENANCE ? 0 : 1;
+  // allocation room per host for the listed workloads (see above)
+  const book = core.reservations;
+  book.expire(core.clock());
+  book.ensureHosts(snap.size);
+  const listedC = new Float64Array(snap.size);
+  const listedM = new Float64Array(snap.size);
+  for (let i = 0; i < n; i++) {
+    listedC[host[i]] += alloc[i];
+    listedM[host[i]] += mem[i];
+  }
+  const cfgCore = core.config;
+  const allocCap = new Float64Array(snap.size);
+  const memCap = new Float64Array(snap.size);
+  for (let h = 0; h < snap.size; h++) {
+    const fixedC = Math.max(0, snap.allocCpu[h] - listedC[h]) + book.cpu[h];
+    const fixedM = Math.max(0, snap.allocMem[h] - listedM[h]) + book.mem[h];
+    allocCap[h] = cfgCore.cpuCeiling * snap.capCpu[h] * cfgCore.cpuAllocationRatio - fixedC;
+    memCap[h] = snap.capMem[h] * cfgCore.memAllocationRatio - fixedM;
+  }
   const plan = new Rebalancer(cfg).plan(
-    { n: snap.size, cap: snap.capCpu, memCap: snap.capMem, models: snap.models, usable },
-    { n, host, mean, variance, mem, cost },
+    { n: snap.size, cap: snap.capCpu, memCap, models: snap.models, usable, allocCap },
+    { n, host, mean, variance, mem, cost, alloc },
   );
   const moves: { workloadId: string; sourceHostId: string; targetHostId: string }[] = [];
   const where = Int32Array.from(host);

@@ -76,6 +76,16 @@ export interface RebalanceHosts {
   readonly models: readonly PowerModel[];
   /** 0 = may not receive workloads (maintenance, excluded). */
   readonly usable?: Uint8Array;
+  /**
+   * Room per host for the CPU allocations (RebalanceWorkloads.alloc) of the
+   * workloads it holds, e.g. ceiling × capacity × allocationRatio − allocation of
+   * workloads not in the plan. With it, no move puts a host's allocated CPU above
+   * this (the moving workload counts on its target from the start of the move);
+   * a host already above it is not relieved for that, it only receives nothing.
+   * Memory needs no extra field: pass memCap = memory × memAllocationRatio − memory
+   * of workloads not in the plan, with RebalanceWorkloads.mem the allocations.
+   */
+  readonly allocCap?: Float64Array;
 }
 
 export interface RebalanceWorkloads {
@@ -95,6 +105,8 @@ export interface RebalanceWorkloads {
    * safe, and no move may put a host's current demand above its capacity.
    */
   readonly current?: Float64Array;
+  /** CPU allocation per workload (vCPUs × 1000, or a pod's request), checked against RebalanceHosts.allocCap. */
+  readonly alloc?: Float64Array;
 }
 
 export interface RebalancePlan {
@@ -117,6 +129,10 @@ export class Rebalancer {
   private F = new Float64Array(0);
   private C = new Float64Array(0);
   private cur: Float64Array | null = null;
+  /** Allocated CPU per host, when the plan checks allocations (RebalanceHosts.allocCap). */
+  private A = new Float64Array(0);
+  private alloc: Float64Array | null = null;
+  private allocCap: Float64Array | null = null;
   private V = new Float64Array(0);
   private M = new Float64Array(0);
   private cnt = new Int32Array(0);
@@ -143,6 +159,11 @@ export class Rebalancer {
     return this.F[h] + dm + z * Math.sqrt(v > 0 ? v : 0) <= lim && this.M[h] + dmem <= hs.memCap[h] && (this.cur === null || this.C[h] + dc <= lim);
   }
 
+  /** Whether host h can take workload v's CPU allocation (always, when allocations are not checked). */
+  private allocFits(h: number, v: number): boolean {
+    return this.allocCap === null || this.alloc === null || this.A[h] + this.alloc[v] <= this.allocCap[h];
+  }
+
   private move(w: RebalanceWorkloads, v: number, from: number, to: number, out: number[]): void {
     const m = w.mean[v];
     const s = w.variance[v];
@@ -150,6 +171,10 @@ export class Rebalancer {
     if (this.cur) {
       this.C[from] -= this.cur[v];
       this.C[to] += this.cur[v];
+    }
+    if (this.alloc) {
+      this.A[from] -= this.alloc[v];
+      this.A[to] += this.alloc[v];
     }
     this.F[from] -= m;
     this.V[from] -= s;
@@ -163,6 +188,7 @@ export class Rebalancer {
     this.cnt[to]++;
     this.members[to].push(v);
     if (this.cnt[from] === 0) {
+      this.A[from] = 0;
       this.C[from] = 0;
       this.F[from] = 0;
       this.V[from] = 0;
@@ -187,6 +213,7 @@ export class Rebalancer {
       const r = this.limit(hs, h) - (this.F[h] + m + z * Math.sqrt(vv > 0 ? vv : 0));
       if (r < 0 || this.M[h] + mem > hs.memCap[h]) continue;
       if (this.cur !== null && this.C[h] + this.cur[v] > this.limit(hs, h)) continue;
+      if (!this.allocFits(h, v)) continue;
       if (this.cfg.fit === 'variance') {
         // least added margin (√ is concave: variance pooled on few hosts costs less headroom)
         const vh = this.V[h] > 0 ? this.V[h] : 0;
@@ -209,7 +236,7 @@ export class Rebalancer {
     for (let i = 0; i < order.length; i++) {
       const h = order[i];
       if (this.cnt[h] !== 0 || (hs.usable && !hs.usable[h])) continue;
-      if (this.safeWith(hs, h, w.mean[v], w.variance[v], w.mem[v], z, this.cur ? this.cur[v] : 0)) return h;
+      if (this.allocFits(h, v) && this.safeWith(hs, h, w.mean[v], w.variance[v], w.mem[v], z, this.cur ? this.cur[v] : 0)) return h;
     }
     return -1;
   }
@@ -224,6 +251,7 @@ export class Rebalancer {
       this.M = new Float64Array(n);
       this.cnt = new Int32Array(n);
       this.touched = new Uint8Array(n);
+      this.A = new Float64Array(n);
     }
     if (this.orderFor !== hs || !this.order || this.order.length !== n) {
       this.order = efficiencyOrder(hs);
@@ -233,6 +261,9 @@ export class Rebalancer {
     F.fill(0, 0, n);
     this.C.fill(0, 0, n);
     this.cur = w.current ?? null;
+    this.alloc = hs.allocCap && w.alloc ? w.alloc : null;
+    this.allocCap = this.alloc ? (hs.allocCap as Float64Array) : null;
+    this.A.fill(0, 0, n);
     V.fill(0, 0, n);
     M.fill(0, 0, n);
     cnt.fill(0, 0, n);
@@ -246,6 +277,7 @@ export class Rebalancer {
       if (cnt[h] === 0) this.running.push(h);
       F[h] += w.mean[v];
       if (this.cur) this.C[h] += this.cur[v];
+      if (this.alloc) this.A[h] += this.alloc[v];
       V[h] += w.variance[v];
       M[h] += w.mem[v];
       cnt[h]++;

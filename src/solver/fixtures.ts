@@ -120,3 +120,94 @@ export const SCENARIOS: Readonly<Record<string, () => Problem>> = {
   'consolidation-40x80-budget30': () => consolidationScenario(40, 80, 30),
   'consolidation-200x400': () => consolidationScenario(200, 400),
 };
+
+/**
+ * The cloud of the consolidation comparison in issue 12, re-created from its
+ * description: hosts of 32 vCPU / 128 GiB and 64 vCPU / 256 GiB (even odds,
+ * seeded), VMs of 1–8 vCPU and 2–32 GiB (whole numbers, uniform) using 5–60 %
+ * of their vCPUs, placed at random within capacity (allocation ratio 1: Σ vCPU
+ * ≤ vCPUs, Σ memory ≤ memory; the 0.8 ceiling is not applied to the start, so
+ * some hosts begin above it). Power is linear; the large host is the more
+ * efficient one per vCPU (170 W idle for 64 vCPU against 110 W for 32).
+ */
+export interface CloudHost {
+  readonly id: string;
+  readonly vcpus: number;
+  readonly memGiB: number;
+  readonly power: PowerModelSpec;
+}
+
+export interface CloudVm {
+  readonly id: string;
+  readonly vcpus: number;
+  readonly memGiB: number;
+  /** Share of its vCPUs it uses. */
+  readonly util: number;
+  /** Index of the host it runs on. */
+  readonly host: number;
+}
+
+export interface Cloud {
+  readonly hosts: readonly CloudHost[];
+  readonly vms: readonly CloudVm[];
+}
+
+export const CLOUD_HOST_TYPES: readonly Omit<CloudHost, 'id'>[] = [
+  { vcpus: 32, memGiB: 128, power: { kind: 'linear', idleWatts: 110, maxWatts: 260, standbyWatts: 8 } },
+  { vcpus: 64, memGiB: 256, power: { kind: 'linear', idleWatts: 170, maxWatts: 400, standbyWatts: 12 } },
+];
+
+/** `hosts` hosts and `vms` VMs of the issue-12 cloud, seeded; VMs that find no host with room are left out. */
+export function cloudScenario(hosts: number, vms: number, seed = 12): Cloud {
+  const r = rng(seed);
+  const hs: CloudHost[] = Array.from({ length: hosts }, (_, i) => ({ id: `host-${String(i).padStart(4, '0')}`, ...CLOUD_HOST_TYPES[r() < 0.5 ? 0 : 1] }));
+  const cpu = new Float64Array(hosts);
+  const mem = new Float64Array(hosts);
+  const out: CloudVm[] = [];
+  for (let i = 0; i < vms; i++) {
+    const vcpus = 1 + Math.floor(r() * 8);
+    const memGiB = 2 + Math.floor(r() * 31);
+    const util = 0.05 + r() * 0.55;
+    const fits = (h: number) => cpu[h] + vcpus <= hs[h].vcpus && mem[h] + memGiB <= hs[h].memGiB;
+    let h = Math.floor(r() * hosts);
+    for (let tries = 0; tries < 50 && !fits(h); tries++) h = Math.floor(r() * hosts);
+    if (!fits(h)) {
+      const start = h;
+      do h = (h + 1) % hosts;
+      while (h !== start && !fits(h));
+      if (!fits(h)) continue;
+    }
+    cpu[h] += vcpus;
+    mem[h] += memGiB;
+    out.push({ id: `vm-${String(i).padStart(5, '0')}`, vcpus, memGiB, util, host: h });
+  }
+  return { hosts: hs, vms: out };
+}
+
+/**
+ * The capacity bound on hosts left on: the fewest hosts whose vCPUs under the
+ * ceiling hold every VM's vCPUs, and the fewest whose memory holds every VM's
+ * memory (largest hosts first), whichever is more. A bin-packing lower bound: no
+ * plan within the ceiling and memory leaves fewer hosts on.
+ */
+export function cloudCapacityBound(c: Cloud, ceiling = 0.8): number {
+  let dc = 0;
+  let dm = 0;
+  for (const v of c.vms) {
+    dc += v.vcpus;
+    dm += v.memGiB;
+  }
+  const fewest = (caps: number[], demand: number) => {
+    caps.sort((a, b) => b - a);
+    let s = 0;
+    for (let k = 0; k < caps.length; k++) {
+      s += caps[k];
+      if (s >= demand - 1e-9) return k + 1;
+    }
+    return Infinity;
+  };
+  return Math.max(
+    fewest(c.hosts.map((h) => h.vcpus * ceiling), dc),
+    fewest(c.hosts.map((h) => h.memGiB), dm),
+  );
+}
