@@ -334,9 +334,9 @@ describe('HTTP body fuzzing (/k8s/filter, /k8s/prioritize, /v1/rebalance)', () =
 
   const rebalanceSeed = {
     running: [
-      { workloadId: 'r1', hostId: HOSTS[0], cpuHistory: [500, 600, 550, 700], memBytes: 2 ** 30 },
-      { workloadId: 'r2', hostId: HOSTS[1], cpuHistory: [1000, 900, 1100], memBytes: 2 ** 31, cost: 5 },
-      { workloadId: 'r3', hostId: HOSTS[2], cpuHistory: [200], memBytes: 2 ** 29 },
+      { workloadId: 'r1', hostId: HOSTS[0], cpuHistory: [500, 600, 550, 700], cpuMillis: 1000, memBytes: 2 ** 30 },
+      { workloadId: 'r2', hostId: HOSTS[1], cpuHistory: [1000, 900, 1100], vcpus: 2, memBytes: 2 ** 31, cost: 5 },
+      { workloadId: 'r3', hostId: HOSTS[2], cpuHistory: [200], cpuMillis: 500, memBytes: 2 ** 29 },
     ],
     z: 1.5,
     maxMigrations: 2,
