@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { ValidationError } from '../domain';
 import { formatCapacity, formatWhatIf, planCapacity, runWhatIf, type CapacityPlan, type WhatIfRow } from './capacity';
 import { formatTable, toCsv, toHtml, toJson, type ReportMeta } from './report';
-import { loadTraces, runJobs, type SimJob } from './run';
+import { availableParallelism } from 'node:os';
+import { estimateMemory, loadTraces, runJobs, type SimJob } from './run';
 import { loadScenario, planetlabScenario, policyName, ScenarioError, type Scenario } from './scenario';
 import { TraceError } from './traces';
 
@@ -51,13 +52,20 @@ export async function simulateCommand(f: SimulateFlags, out: NodeJS.WritableStre
       par = Number(f.parallel);
       if (!Number.isInteger(par) || par < 1 || par > 256) throw new UsageError(`--parallel must be a whole number 1–256, got ${JSON.stringify(f.parallel)}`);
     }
+    const hosts = s.hostTypes.reduce((a, t) => a + t.count, 0);
+    const threads = Math.max(1, Math.min(par ?? availableParallelism(), s.policies.length));
+    // Limited by memory only: refuse before allocating what would not fit.
+    const fleetOnly = estimateMemory(hosts, 0, 0, threads);
+    if (!fleetOnly.fits) throw new UsageError(fleetOnly.message);
     // Read the traces once here: a malformed file fails before any work starts.
     const tr = await loadTraces(s);
+    const need = estimateMemory(hosts, tr.ids.length, s.steps ?? tr.steps, threads);
+    if (!need.fits) throw new UsageError(need.message);
     const meta: ReportMeta = {
       scenario: s.name,
       compat: s.cloudsimCompat,
       trace: 'planetlab' in s.trace ? s.trace.planetlab : s.trace.csv,
-      hosts: s.hostTypes.reduce((a, t) => a + t.count, 0),
+      hosts,
       workloads: tr.ids.length,
       stepSeconds: s.stepSeconds,
     };
