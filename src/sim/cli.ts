@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { ValidationError } from '../domain';
 import { formatCapacity, formatWhatIf, planCapacity, runWhatIf, type CapacityPlan, type WhatIfRow } from './capacity';
 import { formatTable, toCsv, toHtml, toJson, type ReportMeta } from './report';
-import { loadTraces, runJobs, type SimJob } from './run';
+import { availableParallelism } from 'node:os';
+import { estimateMemory, loadTraces, runJobs, type SimJob } from './run';
 import { loadScenario, planetlabScenario, policyName, ScenarioError, type Scenario } from './scenario';
 import { TraceError } from './traces';
 
@@ -18,6 +19,7 @@ export interface SimulateFlags {
   series?: string;
   parallel?: string;
   progress?: boolean;
+  timings?: boolean;
 }
 
 /** Input problems exit with 2; anything else with 1. */
@@ -51,13 +53,22 @@ export async function simulateCommand(f: SimulateFlags, out: NodeJS.WritableStre
       par = Number(f.parallel);
       if (!Number.isInteger(par) || par < 1 || par > 256) throw new UsageError(`--parallel must be a whole number 1–256, got ${JSON.stringify(f.parallel)}`);
     }
+    const hosts = s.hostTypes.reduce((a, t) => a + t.count, 0);
+    const threads = Math.max(1, Math.min(par ?? availableParallelism(), s.policies.length));
+    // Limited by memory only: refuse before allocating what would not fit.
+    const fleetOnly = estimateMemory(hosts, 0, 0, threads);
+    if (!fleetOnly.fits) throw new UsageError(fleetOnly.message);
     // Read the traces once here: a malformed file fails before any work starts.
+    const tStart = performance.now();
     const tr = await loadTraces(s);
+    const tRead = performance.now();
+    const need = estimateMemory(hosts, tr.ids.length, s.steps ?? tr.steps, threads);
+    if (!need.fits) throw new UsageError(need.message);
     const meta: ReportMeta = {
       scenario: s.name,
       compat: s.cloudsimCompat,
       trace: 'planetlab' in s.trace ? s.trace.planetlab : s.trace.csv,
-      hosts: s.hostTypes.reduce((a, t) => a + t.count, 0),
+      hosts,
       workloads: tr.ids.length,
       stepSeconds: s.stepSeconds,
     };
@@ -78,6 +89,7 @@ export async function simulateCommand(f: SimulateFlags, out: NodeJS.WritableStre
       },
     });
     bar?.stop();
+    const tSim = performance.now();
     out.write(`${meta.scenario}: ${meta.workloads} workloads, ${meta.hosts} hosts, ${s.cloudsimCompat ? 'CloudSim-compatible mode' : 'real mode'}\n`);
     out.write(formatTable(results.map((r) => r.metrics)) + '\n');
     const sections: { title: string; html: string }[] = [];
@@ -101,6 +113,11 @@ export async function simulateCommand(f: SimulateFlags, out: NodeJS.WritableStre
     if (s.output.json) writeFileSync(s.output.json, toJson(meta, results, extra));
     if (s.output.series) writeFileSync(s.output.series, toCsv(meta, results));
     if (s.output.html) writeFileSync(s.output.html, toHtml(meta, results, sections));
+    if (f.timings) {
+      // start-up: from process start to the command (Node, module loading, scenario parsing)
+      const sec = (ms: number): string => (ms / 1000).toFixed(2);
+      err.write(`timings: start-up ${sec(tStart)} s, reading ${sec(tRead - tStart)} s, simulation ${sec(tSim - tRead)} s, report ${sec(performance.now() - tSim)} s\n`);
+    }
     return 0;
   } catch (e) {
     if (e instanceof ScenarioError || e instanceof TraceError || e instanceof UsageError) {
@@ -130,6 +147,7 @@ export function registerSimulate(program: Command): void {
     .option('--series <file>', 'write the per-step time series as CSV')
     .option('--parallel <n>', 'worker threads for independent runs (default: the cores)')
     .option('--no-progress', 'no progress bar')
+    .option('--timings', 'print where the time went (start-up, trace reading, simulation, report) to stderr')
     .action(async (opts: SimulateFlags) => {
       const code = await simulateCommand(opts);
       process.exitCode = code;

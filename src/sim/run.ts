@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { assignTypes, type Workloads } from './cluster';
@@ -131,4 +131,47 @@ export async function runJobs(jobs: readonly SimJob[], opts: RunOptions = {}): P
     });
   await Promise.all(Array.from({ length: par }, one));
   return out;
+}
+
+/**
+ * Memory a simulation needs, estimated before anything is allocated. An
+ * offline simulation has no batch limit (that belongs to the RPC API); it is
+ * limited by memory only, and this says so before the process would run out.
+ * Per-unit figures are about twice what was measured (benchmarks/RESULTS.md,
+ * "Simulator at scale": ~1.9 KiB per host, ~6.3 KiB per 288-step VM), so a
+ * scenario refused here would not have fitted.
+ */
+export const SIM_BYTES_PER_HOST = 4096;
+export const SIM_BYTES_PER_VM = 4096;
+/** Per VM and step: the trace (Float64) and the simulator's per-step demand. */
+export const SIM_BYTES_PER_VM_STEP = 16;
+
+export interface MemoryEstimate {
+  readonly bytes: number;
+  readonly available: number;
+  readonly fits: boolean;
+  readonly message: string;
+}
+
+const GIB = 1024 ** 3;
+const fmt = (b: number): string => `${(b / GIB).toFixed(b < 10 * GIB ? 2 : 0)} GiB`;
+
+/** Memory this process may use: the cgroup's limit when there is one, else the machine's memory. */
+export function availableMemory(): number {
+  const c = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  const total = totalmem();
+  return c && c > 0 && c < total ? c : total;
+}
+
+export function estimateMemory(hosts: number, vms: number, steps: number, parallel: number, available = availableMemory()): MemoryEstimate {
+  const one = hosts * SIM_BYTES_PER_HOST + vms * (SIM_BYTES_PER_VM + steps * SIM_BYTES_PER_VM_STEP);
+  // Worker threads each hold their own copy of the fleet and the traces.
+  const bytes = one * Math.max(1, parallel);
+  const fits = bytes <= 0.9 * available;
+  const message = fits
+    ? `about ${fmt(bytes)} of ${fmt(available)}`
+    : `${hosts} hosts and ${vms} workloads × ${steps} steps${parallel > 1 ? ` on ${parallel} worker threads` : ''} need about ${fmt(bytes)}, ` +
+      `more than the ${fmt(0.9 * available)} this machine can give a simulation (90 % of ${fmt(available)}); ` +
+      `simulate fewer hosts or workloads${parallel > 1 ? ', or use --parallel 1' : ''}`;
+  return { bytes, available, fits, message };
 }

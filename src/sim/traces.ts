@@ -76,6 +76,36 @@ export interface PlanetLabOptions {
   readonly concurrency?: number;
   /** Only the first `limit` files (sorted), for quick runs. */
   readonly limit?: number;
+  /** Told about entries that are skipped (dangling symlinks); default: a process warning. */
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * The trace files of a folder: regular files and symlinks to regular files
+ * (followed, as `ls -L`, `cat` and every tool that reads a folder do), hidden
+ * entries and sub-folders left out. A dangling symlink is skipped with a
+ * warning rather than failing the whole run. stat is only called for
+ * symlinks, so a folder of plain files costs one readdir.
+ */
+export async function traceFiles(dir: string, warn: (message: string) => void): Promise<string[]> {
+  const out: string[] = [];
+  const links: string[] = [];
+  for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (d.name.startsWith('.')) continue;
+    if (d.isFile()) out.push(d.name);
+    else if (d.isSymbolicLink()) links.push(d.name);
+  }
+  const conc = 64;
+  for (let i = 0; i < links.length; i += conc) {
+    const batch = links.slice(i, i + conc);
+    const st = await Promise.all(batch.map((n) => fsp.stat(join(dir, n)).then((s) => s, (e: NodeJS.ErrnoException) => e)));
+    batch.forEach((n, k) => {
+      const s = st[k];
+      if (s instanceof Error) warn(`${join(dir, n)}: skipped, the symlink's target cannot be read (${s.code ?? s.message})`);
+      else if (s.isFile()) out.push(n);
+    });
+  }
+  return out;
 }
 
 /**
@@ -89,7 +119,7 @@ export async function readPlanetLab(dir: string, opts: PlanetLabOptions = {}): P
   const steps = opts.steps ?? 288;
   let names: string[];
   try {
-    names = (await fsp.readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() && !d.name.startsWith('.')).map((d) => d.name);
+    names = await traceFiles(dir, opts.warn ?? ((m) => process.emitWarning(m, 'TraceWarning')));
   } catch (e) {
     throw new TraceError(dir, 0, `cannot read the trace folder: ${(e as Error).message}`);
   }

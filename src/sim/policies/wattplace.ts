@@ -18,7 +18,9 @@ export interface WattplacePolicyConfig {
 export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
   forecast: DEFAULT_FORECAST,
   rebalance: DEFAULT_REBALANCE,
-  core: { ...DEFAULT_CORE_CONFIG, cpuCeiling: 1, staleAfterMs: 3_600_000, maxClockSkewMs: 0 },
+  // maxBatch is the RPC batch limit (one gRPC message); an offline simulation
+  // registers its whole fleet at once and is limited by memory only (see run.ts).
+  core: { ...DEFAULT_CORE_CONFIG, cpuCeiling: 1, staleAfterMs: 3_600_000, maxClockSkewMs: 0, maxBatch: Number.MAX_SAFE_INTEGER },
   useCurrent: false,
 };
 
