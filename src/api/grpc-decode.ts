@@ -15,7 +15,7 @@
  * (proto3's rule), and the bounds of src/domain/names.ts on every id, name
  * and label.
  */
-import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { checkLabels, checkName, MAX_SELECTOR_ENTRIES, ValidationError } from '../domain';
 import * as pb from '../gen/wattplace/v1/wattplace';
 
@@ -37,11 +37,28 @@ interface MessageType<T> {
   decode(input: BinaryReader | Uint8Array, length?: number): T;
 }
 
+/**
+ * Walks the top-level fields of a message without decoding them: every tag
+ * valid, no end-group without its start-group, no field running past the end.
+ * ts-proto's decoders stop quietly at a stray end-group (and accept one as the
+ * last byte), so this is checked first.
+ */
+function scanTopLevel(bytes: Uint8Array): void {
+  const r = new BinaryReader(bytes);
+  while (r.pos < bytes.length) {
+    const [fieldNo, wireType] = r.tag();
+    if (wireType === WireType.EndGroup) throw new Error(`end-group tag of field ${fieldNo} without its start-group`);
+    r.skip(wireType, fieldNo);
+    if (r.pos > bytes.length) throw new Error(`field ${fieldNo} runs past the end of the message`);
+  }
+}
+
 /** Decodes `bytes` as `type`, strictly; throws a ValidationError on `field` saying why it is not a `name`. */
 export function decodeStrict<T>(type: MessageType<T>, name: string, bytes: Uint8Array, field = 'body'): T {
   const reader = new BinaryReader(bytes, decodeUtf8);
   let m: T;
   try {
+    scanTopLevel(bytes);
     m = type.decode(reader);
   } catch (e) {
     const why = e instanceof RangeError && /call stack/i.test(e.message) ? 'nested too deeply' : e instanceof Error ? e.message : String(e);
