@@ -78,6 +78,19 @@ export class HttpApi {
         )
       : http.createServer(base, listener);
     this.server.keepAliveTimeout = 65_000;
+    // What Node's parser refuses before a request exists (bad request line, headers too large or too
+    // slow): a JSON answer naming why, then the connection closes. Node's default is a bare status line.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+      if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+      const [status, text, error] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', `request headers not complete within ${headersTimeout} ms (httpHeadersTimeoutMs)`]
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large', 'request headers too large']
+            : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
+      const body = JSON.stringify({ error });
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
   }
 
   /**
