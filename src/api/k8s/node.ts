@@ -1,4 +1,4 @@
-import { ValidationError } from '../../domain';
+import { ValidationError, echo } from '../../domain';
 import { bytesOf, cpuMillisOf, QuantityError } from './quantity';
 
 /** The part of a v1.Node the extender reads. */
@@ -50,7 +50,7 @@ export function readNode(raw: unknown, field: string): NodeView {
       }
       try {
         const v = key === 'cpu' ? cpuMillisOf(alloc[key]) : bytesOf(alloc[key]);
-        if (v < 0) throw new QuantityError(`must not be negative, got ${JSON.stringify(alloc[key])}`);
+        if (v < 0) throw new QuantityError(`must not be negative, got ${echo(alloc[key])}`);
         return v;
       } catch (e) {
         if (!(e instanceof QuantityError)) throw e;

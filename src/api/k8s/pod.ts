@@ -1,4 +1,4 @@
-import { ValidationError } from '../../domain';
+import { ValidationError, echo } from '../../domain';
 import { bytesOf, cpuMillisOf, QuantityError } from './quantity';
 
 /** The part of a v1.Pod the extender reads; everything else in the object is ignored. */
@@ -48,7 +48,7 @@ function quantity(list: Obj | undefined, name: 'cpu' | 'memory', field: string):
     if (e instanceof QuantityError) throw new ValidationError(`${field}.${name}`, e.message);
     throw e;
   }
-  if (v < 0) throw new ValidationError(`${field}.${name}`, `must not be negative, got ${JSON.stringify(list[name])}`);
+  if (v < 0) throw new ValidationError(`${field}.${name}`, `must not be negative, got ${echo(list[name])}`);
   return v;
 }
 
