@@ -49,6 +49,8 @@ export class EtcdLeadership implements Leadership {
   private readonly cfg: z.output<typeof EtcdLeadershipSchema>;
   private client: Etcd3;
   private readonly renewMs: number;
+  /** How long a new leader waits after winning: a renewal interval and a quarter, so a predecessor's renewal lands first. */
+  private readonly graceMs: number;
   private readonly listeners: ((leader: boolean) => void)[] = [];
   private readonly log: Log;
   private leaseId: string | null = null;
@@ -69,6 +71,7 @@ export class EtcdLeadership implements Leadership {
     this.identity = opts.identity ?? defaultIdentity();
     this.log = opts.log ?? (() => {});
     this.renewMs = Math.floor(this.cfg.leaseTtlMs / 3);
+    this.graceMs = Math.floor(this.renewMs * 1.25);
     this.client = this.newClient();
   }
 
@@ -171,14 +174,14 @@ export class EtcdLeadership implements Leadership {
     const key = this.cfg.key;
     const r = await this.call(this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(this.identity).lease(id)).else(this.client.get(key)).commit());
     if (r.succeeded) {
-      if (this.leadFrom === null) this.leadFrom = performance.now() + this.renewMs;
+      if (this.leadFrom === null) this.leadFrom = performance.now() + this.graceMs;
       this.lastLeader = this.identity;
       return;
     }
     const kv = r.responses[0]?.response_range?.kvs?.[0];
     if (kv && kv.lease === id) {
       // Still ours.
-      if (this.leadFrom === null) this.leadFrom = performance.now() + this.renewMs;
+      if (this.leadFrom === null) this.leadFrom = performance.now() + this.graceMs;
       this.lastLeader = this.identity;
       return;
     }

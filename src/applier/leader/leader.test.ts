@@ -6,7 +6,7 @@ import { createLeadership, SingleReplicaLeadership } from './single';
 
 /**
  * Leadership against a real etcd (Debian etcd-server) on loopback ports.
- * TTL 3000 ms here: renewals every 1000 ms, a new leader waits 1000 ms of grace.
+ * TTL 3000 ms here: renewals every 1000 ms, a new leader waits 1250 ms of grace.
  */
 const TTL = 3_000;
 let etcd: EtcdServer;
@@ -77,7 +77,7 @@ describe('etcd lease leadership', () => {
     const kv = (await admin.get(key).exec()).kvs[0];
     expect(kv.value.toString()).toBe('a');
     await admin.leaseClient.leaseRevoke({ ID: kv.lease });
-    // a notices at its next renewal (≤ 1000 ms); b takes the key at its next poll (≤ 1000 ms) + 1000 ms grace.
+    // a notices at its next renewal (≤ 1000 ms); b takes the key at its next poll (≤ 1000 ms) + 1250 ms grace.
     const ms = await until([a, b], () => b.isLeader(), TTL);
     expect(ms).toBeLessThan(TTL);
     expect(a.isLeader()).toBe(false);
