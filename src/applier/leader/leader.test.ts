@@ -86,6 +86,21 @@ describe('etcd lease leadership', () => {
     expect(a.leaderIdentity()).toBe('b');
   });
 
+  it('a leader that stops renewing (crashed, frozen) is replaced once its lease expires in etcd', async () => {
+    const { c: [b], changes, key } = candidates(['b']);
+    // The crashed leader: a lease of TTL 3 s holding the key, never renewed.
+    const t0 = performance.now();
+    const lease = await admin.leaseClient.leaseGrant({ TTL: TTL / 1000 });
+    await admin.put(key).value('crashed').lease(lease.ID).exec();
+    await b.start();
+    await sleep(TTL / 2);
+    expect([b.isLeader(), b.leaderIdentity()]).toEqual([false, 'crashed']);
+    // The key goes at t0 + 3000 ms; b sees it at its next poll (≤ 1000 ms) and acts 1250 ms later.
+    await until([b], () => b.isLeader(), TTL + 1_000 + 1_250 + 500);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(TTL);
+    expect(changes.b).toEqual([true]);
+  });
+
   it('close() resigns: the key is gone at once and the other takes over', async () => {
     const { c: [a, b], key } = candidates(['a', 'b']);
     await a.start();
