@@ -232,5 +232,45 @@ describe('wattplace_reservations_open reads the truth when scraped', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect(await scrape()).toBe('0');
     expect(t.server.core.reservations.size).toBe(0);
+    await stillServes(t);
+  });
+});
+
+describe('the Kubernetes extender bounds names and labels where they enter', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await serve();
+  });
+  const pod = (meta: Record<string, unknown> = {}) => ({ metadata: { name: 'p', ...meta }, spec: { containers: [{ resources: { requests: { cpu: '100m', memory: '64Mi' } } }] } });
+  const filter = async (args: unknown) => {
+    const r = await fetch(`http://${t.server.httpAddress}/k8s/filter`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args) });
+    const text = await r.text();
+    return { status: r.status, bytes: text.length, body: JSON.parse(text) as { Error?: string; FailedNodes?: Record<string, string>; NodeNames?: string[] | null } };
+  };
+  // kube-scheduler's protocol answers a bad ExtenderArgs with HTTP 200 and `Error` (reference/kubernetes-extender.md)
+  const cases: [string, unknown, string][] = [
+    ['a 1 MiB node name in NodeNames', { Pod: pod(), NodeNames: ['x'.repeat(MiB)] }, `NodeNames[0]: at most 253 characters, got ${MiB}`],
+    ['a 300-character pod name', { Pod: pod({ name: 'p'.repeat(300) }), NodeNames: ['hh-1'] }, 'Pod.metadata.name: at most 253 characters, got 300'],
+    ['a pod label value of 1 MiB', { Pod: pod({ labels: { app: 'v'.repeat(MiB) } }), NodeNames: ['hh-1'] }, `Pod.metadata.labels[app]: value at most 63 characters, got ${MiB}`],
+    ['a Node object with a 1 MiB name', { Pod: pod(), Nodes: { items: [{ metadata: { name: 'n'.repeat(MiB) }, status: { allocatable: { cpu: '8', memory: '32Gi' } } }] } },
+      `Nodes.items[0].metadata.name: at most 253 characters, got ${MiB}`],
+  ];
+  it.each(cases)('%s', async (_n, args, error) => {
+    const r = await filter(args);
+    expect(r.status).toBe(200);
+    expect(r.body.Error).toBe(error);
+    expect(r.bytes).toBeLessThan(4 * KiB);
+    await stillServes(t);
+  });
+
+  it('a node whose label value is 1 MiB fails alone; the reason names the key, not the value', async () => {
+    const node = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels }, status: { allocatable: { cpu: '8', memory: '32Gi' } } });
+    const r = await filter({ Pod: pod(), Nodes: { items: [node('hh-1', { zone: 'a' }), node('big', { zone: 'z'.repeat(MiB) })] } });
+    expect(r.status).toBe(200);
+    expect(r.body.Error ?? '').toBe('');
+    expect(Object.keys(r.body.FailedNodes ?? {})).toContain('big');
+    expect(r.body.FailedNodes!.big).toContain(`metadata.labels[zone]: value at most 63 characters, got ${MiB}`);
+    expect(r.bytes).toBeLessThan(4 * KiB);
+    await stillServes(t);
   });
 });
