@@ -1,0 +1,272 @@
+import * as net from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startHttpFront, type HttpFront } from '../../../test/fixtures/http-front';
+import { startNovaBox, type NovaBox } from '../../../test/fixtures/nova-box';
+import type { CloudServer } from '../ports';
+import { LIVE_MIGRATE_MICROVERSION, NovaClient, READ_MICROVERSION } from './nova';
+
+/**
+ * The Nova client against Nova's real API, scheduler and fake computes
+ * (nova-box, noauth). Every state the client reports is also read back from
+ * Nova with a raw call of the fixture. A small front server between the two
+ * counts the requests that reach Nova and, for the retry cases, answers some
+ * itself (Nova cannot be made to fail with a 5xx on demand).
+ *
+ * Hosts: 3 computes of 4 vCPUs and 6144 MB (Nova reserves 512 MB per host:
+ * 5632 MB schedulable, RAM allocation ratio 1.0). Nova pages listings by
+ * one (`[api] max_limit = 1`) so every listing follows its pages.
+ */
+let nova: NovaBox;
+let front: HttpFront;
+/** Sleeps the client's back-off asked for (ms), instead of sleeping. */
+let slept: number[];
+const fastSleep = async (ms: number): Promise<void> => {
+  slept.push(ms);
+};
+
+const client = (over: Record<string, unknown> = {}): NovaClient =>
+  new NovaClient({ auth: { type: 'noauth' }, endpoint: front.url, retries: 2, backoffMs: 100, backoffMaxMs: 1000, timeoutMs: 10_000, ...over }, fastSleep);
+
+async function rawServer(id: string): Promise<{ host: string; status: string }> {
+  const r = await nova.call('GET', `/servers/${id}`);
+  return { host: r.body.server['OS-EXT-SRV-ATTR:host'], status: r.body.server.status };
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > end) throw new Error(`${what}: still ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+let tiny1: string; // m1.tiny (1 vCPU, 512 MB) on host1
+let medium2: string; // m1.medium (2 vCPU, 4096 MB) on host2: 5632 - 4096 = 1536 MB left there
+
+beforeAll(async () => {
+  nova = await startNovaBox({ computes: 3, vcpus: 4, memoryMb: 6144, args: ['--conf', 'api.max_limit=1'] });
+  front = await startHttpFront(nova.endpoint);
+  [tiny1, medium2] = await Promise.all([nova.boot('tiny1', 'm1.tiny', 'host1'), nova.boot('medium2', 'm1.medium', 'host2')]);
+});
+
+afterAll(async () => {
+  await front?.stop();
+  await nova?.stop();
+});
+
+beforeEach(() => {
+  front.reset();
+  slept = [];
+});
+
+describe('Nova client: servers', () => {
+  it('lists every server with host, flavor vCPUs/RAM, status and task state, at microversion 2.60', async () => {
+    const r = await client().listServers();
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const byName = Object.fromEntries(r.value.map((s) => [s.name, s]));
+    expect(byName.tiny1).toEqual<CloudServer>({ id: tiny1, name: 'tiny1', host: 'host1', status: 'ACTIVE', taskState: null, vcpus: 1, ramMb: 512 });
+    expect(byName.medium2).toEqual<CloudServer>({ id: medium2, name: 'medium2', host: 'host2', status: 'ACTIVE', taskState: null, vcpus: 2, ramMb: 4096 });
+    const req = front.seen[0];
+    expect(req.path).toContain('all_tenants=1');
+    expect(req.headers['openstack-api-version']).toBe(`compute ${READ_MICROVERSION}`);
+  });
+
+  it.each([
+    { host: 'host1', names: ['tiny1'] },
+    { host: 'host2', names: ['medium2'] },
+    { host: 'host3', names: [] },
+  ])('lists by host: $host has $names', async ({ host, names }) => {
+    const r = await client().listServers(host);
+    expect(r.ok && r.value.map((s) => s.name).sort()).toEqual(names);
+  });
+
+  it('follows Nova\'s pages (servers_links rel next, marker) to the end: [api] max_limit = 1 here', async () => {
+    // 2 servers, pages of 1: [s], [s], [] = 3 requests, the 2nd and 3rd with the marker of the one before.
+    const all = await client().listServers();
+    expect(all.ok && all.value.map((s) => s.name).sort()).toEqual(['medium2', 'tiny1']);
+    const gets = front.seen.filter((s) => s.path.startsWith('/servers/detail'));
+    expect(gets.length).toBe(3);
+    expect(gets[1].path).toMatch(/marker=[0-9a-f-]{36}/);
+  });
+
+  it('gets one server; an unknown id is null (404), not a failure', async () => {
+    const c = client();
+    const s = await c.getServer(tiny1);
+    expect(s.ok && s.value?.host).toBe('host1');
+    expect(await c.getServer('00000000-0000-0000-0000-000000000000')).toEqual({ ok: true, value: null });
+    expect(front.count('GET', '/servers/00000000')).toBe(1);
+  });
+});
+
+describe('Nova client: compute services', () => {
+  it('lists the nova-compute services, up and enabled, with UUID ids; by host only that host', async () => {
+    const c = client();
+    const all = await c.computeServices();
+    expect(all.ok && all.value.map((s) => [s.host, s.state, s.status]).sort()).toEqual([
+      ['host1', 'up', 'enabled'],
+      ['host2', 'up', 'enabled'],
+      ['host3', 'up', 'enabled'],
+    ]);
+    const one = await c.computeServices('host3');
+    expect(one.ok && one.value.length).toBe(1);
+    expect(one.ok && one.value[0].id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('disables with a reason and enables again, as Nova reads it back', async () => {
+    const c = client();
+    const svc = await c.computeServices('host3');
+    if (!svc.ok) throw new Error(svc.reason);
+    const id = svc.value[0].id;
+    expect(await c.setServiceStatus(id, false, 'wattplace: draining for standby')).toEqual({ ok: true, value: undefined });
+    const raw = await nova.call('GET', '/os-services?binary=nova-compute&host=host3', undefined, '2.53');
+    expect([raw.body.services[0].status, raw.body.services[0].disabled_reason]).toEqual(['disabled', 'wattplace: draining for standby']);
+    const back = await c.computeServices('host3');
+    expect(back.ok && back.value[0]).toMatchObject({ status: 'disabled', disabledReason: 'wattplace: draining for standby' });
+
+    expect(await c.setServiceStatus(id, true)).toEqual({ ok: true, value: undefined });
+    const after = await c.computeServices('host3');
+    expect(after.ok && after.value[0]).toMatchObject({ status: 'enabled', disabledReason: null });
+    expect(JSON.parse(front.seen.filter((s) => s.method === 'PUT')[1].body)).toEqual({ status: 'enabled' });
+  });
+
+  it.each([
+    { name: 'an unknown service id: Nova says 404', id: '00000000-0000-0000-0000-000000000000', reason: 'x', status: 404, puts: 1 },
+    { name: 'a reason longer than Nova stores (255): refused before any call', id: 'any', reason: 'r'.repeat(256), status: undefined, puts: 0 },
+  ])('$name', async ({ id, reason, status, puts }) => {
+    const r = await client().setServiceStatus(id, false, reason);
+    expect(r).toMatchObject({ ok: false, refused: true, status });
+    expect(front.count('PUT')).toBe(puts);
+  });
+});
+
+describe('Nova client: live migration', () => {
+  it('migrates a server to the named host (os-migrateLive, block_migration auto, 2.30); it ends ACTIVE there', async () => {
+    const c = client();
+    expect(await c.liveMigrate(tiny1, 'host3')).toEqual({ ok: true, value: undefined });
+    const post = front.seen.find((s) => s.method === 'POST')!;
+    expect(JSON.parse(post.body)).toEqual({ 'os-migrateLive': { host: 'host3', block_migration: 'auto' } });
+    expect(post.headers['openstack-api-version']).toBe(`compute ${LIVE_MIGRATE_MICROVERSION}`);
+
+    const s = await until('tiny1 on host3', () => c.getServer(tiny1), (r) => r.ok && r.value?.host === 'host3' && r.value.status === 'ACTIVE' && r.value.taskState === null);
+    expect(s.ok).toBe(true);
+    expect(await rawServer(tiny1)).toEqual({ host: 'host3', status: 'ACTIVE' });
+    const m = await c.migrations(tiny1);
+    expect(m.ok && m.value[0]).toMatchObject({ serverId: tiny1, status: 'completed', sourceHost: 'host1', destHost: 'host3' });
+  });
+
+  it.each([
+    // medium2 (4096 MB) to host1: room there (5632 MB free), but its service is disabled first.
+    { name: 'to a disabled host', server: () => medium2, target: 'host1', disable: 'host1', message: /No valid host was found/ },
+    { name: 'to a host that does not exist', server: () => tiny1, target: 'host9', disable: null, message: /Compute host host9 could not be found/ },
+  ])('a refused migration $name is a failure value with Nova\'s message, tried once', async ({ server, target, disable, message }) => {
+    const c = client();
+    let serviceId: string | null = null;
+    if (disable) {
+      const svc = await c.computeServices(disable);
+      if (!svc.ok) throw new Error(svc.reason);
+      serviceId = svc.value[0].id;
+      expect((await c.setServiceStatus(serviceId, false, 'test: closed')).ok).toBe(true);
+    }
+    try {
+      const id = server();
+      const before = await rawServer(id);
+      const r = await c.liveMigrate(id, target);
+      expect(r).toMatchObject({ ok: false, refused: true, status: 400 });
+      expect(!r.ok && r.reason).toMatch(message);
+      expect(front.count('POST', '/action')).toBe(1);
+      expect(slept).toEqual([]);
+      expect(await rawServer(id)).toEqual(before);
+    } finally {
+      if (serviceId) await c.setServiceStatus(serviceId, true);
+    }
+  });
+
+  it('a migration to a host without room is refused: medium2 (4096 MB) to host3 once host3 holds an m1.medium', async () => {
+    // host3: 5632 MB schedulable - 512 (tiny1) - 4096 (filler) = 1024 MB free < 4096.
+    const filler = await nova.boot('filler3', 'm1.medium', 'host3');
+    try {
+      const r = await client().liveMigrate(medium2, 'host3');
+      expect(r).toMatchObject({ ok: false, refused: true, status: 400 });
+      expect(!r.ok && r.reason).toMatch(/No valid host was found/);
+      expect(await rawServer(medium2)).toEqual({ host: 'host2', status: 'ACTIVE' });
+    } finally {
+      await nova.call('DELETE', `/servers/${filler}`);
+    }
+  });
+});
+
+describe('Nova client: retries', () => {
+  it('a 5xx on a read is retried with growing back-off and then succeeds (2 injected 503s = 3 requests)', async () => {
+    front.inject((s) => (s.method === 'GET' ? { status: 503, body: { message: 'busy' } } : null), 2);
+    const r = await client().computeServices('host1');
+    expect(r.ok && r.value[0].host).toBe('host1');
+    expect(front.count('GET', '/os-services')).toBe(3);
+    // back-off 100 then 200 ms, each with jitter down to half.
+    expect(slept.length).toBe(2);
+    expect(slept[0]).toBeGreaterThanOrEqual(50);
+    expect(slept[0]).toBeLessThanOrEqual(100);
+    expect(slept[1]).toBeGreaterThanOrEqual(100);
+    expect(slept[1]).toBeLessThanOrEqual(200);
+  });
+
+  it('a 5xx that does not go away is a failure with the status after 1 + retries attempts', async () => {
+    front.inject((s) => (s.method === 'GET' ? { status: 500, body: { computeFault: { code: 500, message: 'boom' } } } : null));
+    const r = await client().listServers();
+    expect(r).toMatchObject({ ok: false, refused: false, status: 500 });
+    expect(!r.ok && r.reason).toMatch(/Nova GET \/servers\/detail: 500 boom/);
+    expect(front.count('GET')).toBe(3);
+  });
+
+  it('a 4xx is not retried', async () => {
+    front.inject((s) => (s.method === 'GET' ? { status: 403, body: { forbidden: { code: 403, message: 'Policy does not allow' } } } : null));
+    const r = await client().listServers();
+    expect(r).toMatchObject({ ok: false, refused: true, status: 403 });
+    expect(!r.ok && r.reason).toContain('Policy does not allow');
+    expect(front.count('GET')).toBe(1);
+    expect(slept).toEqual([]);
+  });
+
+  it('a live migration answered 500 is not repeated (it may have started); 503 is (it was not processed)', async () => {
+    front.inject((s) => (s.method === 'POST' ? { status: 500, body: { computeFault: { code: 500, message: 'Unexpected API Error.' } } } : null), 1);
+    const r = await client().liveMigrate(medium2, 'host1');
+    expect(r).toMatchObject({ ok: false, refused: false, status: 500 });
+    expect(front.count('POST')).toBe(1);
+
+    front.reset();
+    front.inject((s) => (s.method === 'POST' ? { status: 503 } : null), 1);
+    expect(await client().liveMigrate(medium2, 'host1')).toEqual({ ok: true, value: undefined });
+    expect(front.count('POST')).toBe(2);
+    await until('medium2 on host1', () => rawServer(medium2), (s) => s.host === 'host1' && s.status === 'ACTIVE');
+  });
+
+  it('connection refused is retried, then a failure value (no throw)', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = await client({ endpoint: `http://127.0.0.1:${port}/v2.1` }).listServers();
+    expect(r).toMatchObject({ ok: false, refused: false });
+    expect(!r.ok && r.reason).toMatch(/ECONNREFUSED/);
+    expect(!r.ok && r.status).toBeUndefined();
+    expect(slept.length).toBe(2);
+  });
+
+  it('a call that gets no answer within the timeout is a failure naming the timeout', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const r = await client({ endpoint: `http://127.0.0.1:${port}/v2.1`, timeoutMs: 200, retries: 1 }).computeServices();
+      expect(r).toMatchObject({ ok: false, refused: false });
+      expect(!r.ok && r.reason).toMatch(/timeout, no answer within 200 ms/);
+    } finally {
+      silent.close();
+    }
+  });
+});
