@@ -1,4 +1,8 @@
+import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHttpFront, type HttpFront } from '../../../test/fixtures/http-front';
 import { startNovaBox, type NovaBox } from '../../../test/fixtures/nova-box';
@@ -268,5 +272,205 @@ describe('Nova client: retries', () => {
     } finally {
       silent.close();
     }
+  });
+});
+
+/**
+ * Keystone v3 in front of the same Nova: a small real HTTP server speaking
+ * `POST /v3/auth/tokens` (X-Subject-Token, `token.expires_at`, a catalog whose
+ * public compute endpoint is the front), and the front accepting only the
+ * tokens this Keystone issued and has not revoked (401 otherwise), as
+ * keystonemiddleware does in Nova's API pipeline.
+ */
+interface Keystone {
+  readonly url: string;
+  /** Request bodies of every POST /v3/auth/tokens. */
+  readonly requests: any[];
+  readonly valid: Set<string>;
+  /** Lifetime of the next tokens (ms). */
+  lifetimeMs: number;
+  stop(): Promise<void>;
+}
+
+async function startKeystone(accept: (body: any) => boolean): Promise<Keystone> {
+  let n = 0;
+  const ks: Keystone = {
+    url: '',
+    requests: [],
+    valid: new Set(),
+    lifetimeMs: 3_600_000,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== '/v3/auth/tokens') {
+        res.writeHead(404).end();
+        return;
+      }
+      const parsed = JSON.parse(body);
+      ks.requests.push(parsed);
+      if (!accept(parsed)) {
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } }));
+        return;
+      }
+      const token = `tok-${++n}`;
+      ks.valid.add(token);
+      const catalog = [
+        { type: 'identity', endpoints: [{ interface: 'public', region_id: 'RegionOne', region: 'RegionOne', url: ks.url }] },
+        {
+          type: 'compute',
+          endpoints: [
+            { interface: 'internal', region_id: 'RegionOne', region: 'RegionOne', url: 'http://127.0.0.1:9/v2.1' },
+            { interface: 'public', region_id: 'RegionOne', region: 'RegionOne', url: front.url },
+          ],
+        },
+      ];
+      res.writeHead(201, { 'Content-Type': 'application/json', 'X-Subject-Token': token });
+      res.end(JSON.stringify({ token: { expires_at: new Date(Date.now() + ks.lifetimeMs).toISOString(), catalog } }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  (ks as { url: string }).url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return ks;
+}
+
+describe('Nova client with Keystone v3', () => {
+  let ks: Keystone;
+  let secretDir: string;
+  const PASSWORD = 'pa55-word-never-logged';
+  const SECRET = 'app-cred-secret-never-logged';
+
+  beforeAll(async () => {
+    secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-keystone-'));
+    fs.writeFileSync(path.join(secretDir, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(secretDir, 'secret'), `${SECRET}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(secretDir, 'wrong'), 'not-it\n', { mode: 0o600 });
+    ks = await startKeystone((b) => {
+      const id = b.auth.identity;
+      if (id.methods[0] === 'password') return id.password.user.password === PASSWORD;
+      return id.application_credential.secret === SECRET;
+    });
+  });
+  afterAll(async () => {
+    await ks?.stop();
+    fs.rmSync(secretDir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    ks.requests.length = 0;
+    ks.lifetimeMs = 3_600_000;
+    front.route((s) =>
+      ks.valid.has(String(s.headers['x-auth-token'])) ? null : { status: 401, body: { error: { code: 401, message: 'Authentication required' } } },
+    );
+  });
+
+  const passwordClient = (over: Record<string, unknown> = {}): NovaClient =>
+    new NovaClient(
+      {
+        auth: { type: 'password', authUrl: `${ks.url}/v3`, username: 'wattplace', passwordFile: path.join(secretDir, 'password'), projectName: 'service' },
+        retries: 1,
+        backoffMs: 10,
+        ...over,
+      },
+      fastSleep,
+    );
+
+  it('password: one token for many calls, the compute endpoint from the catalog (interface public)', async () => {
+    const c = passwordClient();
+    for (let i = 0; i < 3; i++) expect((await c.computeServices('host1')).ok).toBe(true);
+    expect(ks.requests).toEqual([
+      {
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: 'wattplace', domain: { name: 'Default' }, password: PASSWORD } } },
+          scope: { project: { name: 'service', domain: { name: 'Default' } } },
+        },
+      },
+    ]);
+    expect(front.seen.map((s) => s.headers['x-auth-token'])).toEqual([...Array(3)].map(() => [...ks.valid].at(-1)));
+  });
+
+  it('a token Nova answers 401 to (revoked) is renewed and the call repeated once', async () => {
+    const c = passwordClient();
+    expect((await c.computeServices('host1')).ok).toBe(true);
+    const first = [...ks.valid].at(-1)!;
+    ks.valid.delete(first);
+    const r = await c.computeServices('host2');
+    expect(r.ok && r.value[0].host).toBe('host2');
+    expect(ks.requests.length).toBe(2);
+    // 1 good call with the first token, 1 refused with it, 1 with the new one.
+    expect(front.seen.map((s) => s.headers['x-auth-token'] === first)).toEqual([true, true, false]);
+  });
+
+  it('a token within the renewal margin of its expiry is renewed before use, no 401 needed', async () => {
+    ks.lifetimeMs = 60_300; // the default margin is 60 s: valid for 0.3 s of use
+    const c = passwordClient();
+    expect((await c.computeServices('host1')).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await c.computeServices('host1')).ok).toBe(true);
+    expect(ks.requests.length).toBe(2);
+    expect(front.seen.every((s) => ks.valid.has(String(s.headers['x-auth-token'])))).toBe(true);
+  });
+
+  it('a 401 that persists after renewal is a refusal (status 401): one renewal, not a loop', async () => {
+    front.route(() => ({ status: 401, body: { error: { code: 401, message: 'Authentication required' } } }));
+    const r = await passwordClient().listServers();
+    expect(r).toMatchObject({ ok: false, refused: true, status: 401 });
+    expect(ks.requests.length).toBe(2);
+    expect(front.seen.length).toBe(2);
+  });
+
+  it('application credential: id and secret from its file, no scope', async () => {
+    const c = new NovaClient(
+      { auth: { type: 'applicationCredential', authUrl: ks.url, applicationCredentialId: 'ac-123', secretFile: path.join(secretDir, 'secret') } },
+      fastSleep,
+    );
+    expect((await c.getServer(medium2)).ok).toBe(true);
+    expect(ks.requests).toEqual([{ auth: { identity: { methods: ['application_credential'], application_credential: { id: 'ac-123', secret: SECRET } } } }]);
+  });
+
+  it.each([
+    {
+      name: 'a wrong password: Keystone refuses, no Nova call, the secret in no reason',
+      over: { auth: { type: 'password', authUrl: 'KS', username: 'wattplace', passwordFile: 'wrong', projectName: 'service' } },
+      reason: /Keystone refused the credentials of user wattplace: 401/,
+    },
+    {
+      name: 'a wrong application credential secret',
+      over: { auth: { type: 'applicationCredential', authUrl: 'KS', applicationCredentialId: 'ac-123', secretFile: 'wrong' } },
+      reason: /Keystone refused the credentials of application credential ac-123: 401/,
+    },
+    {
+      name: 'an unreadable secret file',
+      over: { auth: { type: 'applicationCredential', authUrl: 'KS', applicationCredentialId: 'ac-123', secretFile: 'missing' } },
+      reason: /credential file .*missing is not readable/,
+    },
+    {
+      name: 'no compute endpoint for the region in the catalog',
+      over: { region: 'RegionTwo' },
+      reason: /no compute endpoint with interface public in region RegionTwo/,
+    },
+  ])('$name', async ({ over, reason }) => {
+    const o = structuredClone(over) as Record<string, any>;
+    if (o.auth) {
+      o.auth.authUrl = ks.url;
+      for (const k of ['passwordFile', 'secretFile'] as const) if (o.auth[k]) o.auth[k] = path.join(secretDir, o.auth[k]);
+    }
+    const r = await passwordClient(o).listServers();
+    expect(r).toMatchObject({ ok: false, refused: true });
+    expect(!r.ok && r.reason).toMatch(reason);
+    expect(JSON.stringify(r)).not.toContain(PASSWORD);
+    expect(JSON.stringify(r)).not.toContain(SECRET);
+    expect(front.seen.length).toBe(0);
+  });
+
+  it('a configured endpoint wins over the catalog', async () => {
+    const r = await passwordClient({ endpoint: front.url, interface: 'internal' }).computeServices('host3');
+    expect(r.ok).toBe(true);
+    expect(front.seen.length).toBe(1);
   });
 });
