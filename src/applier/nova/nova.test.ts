@@ -196,9 +196,41 @@ describe('Nova client: live migration', () => {
       expect(r).toMatchObject({ ok: false, refused: true, status: 400 });
       expect(!r.ok && r.reason).toMatch(/No valid host was found/);
       expect(await rawServer(medium2)).toEqual({ host: 'host2', status: 'ACTIVE' });
+      // Nova recorded both refused attempts of medium2 (disabled host1, then this one), read across pages of one.
+      const m = await client().migrations(medium2);
+      expect(m.ok && m.value.map((x) => [x.status, x.sourceHost])).toEqual([['error', 'host2'], ['error', 'host2']]);
+      expect(m.ok && m.value[0].id > m.value[1].id).toBe(true);
     } finally {
       await nova.call('DELETE', `/servers/${filler}`);
     }
+  });
+});
+
+describe('Nova client: one migration per server', () => {
+  it('two migrations of one server asked at once: Nova accepts one; the other fails (409, or 500 from its race) and is not repeated', async () => {
+    const c = client();
+    const from = (await rawServer(tiny1)).host;
+    const to = from === 'host3' ? 'host1' : 'host3';
+    const [a, b] = await Promise.all([c.liveMigrate(tiny1, to), c.liveMigrate(tiny1, 'host2')]);
+    expect([a, b].filter((r) => r.ok).length).toBe(1);
+    const lost = [a, b].find((r) => !r.ok)!;
+    expect(lost.ok || [409, 500].includes(lost.status ?? 0)).toBe(true);
+    expect(front.count('POST', '/action')).toBe(2);
+    const winner = a.ok ? to : 'host2';
+    await until(`tiny1 on ${winner}`, () => rawServer(tiny1), (s) => s.host === winner && s.status === 'ACTIVE');
+  });
+
+  it('a migration asked while the server is still migrating is refused (409) with Nova\'s message', async () => {
+    const c = client();
+    const to = (await rawServer(tiny1)).host === 'host3' ? 'host1' : 'host3';
+    expect((await c.liveMigrate(tiny1, to)).ok).toBe(true);
+    const s = await c.getServer(tiny1);
+    // The fake driver takes about half a second per migration: still in flight.
+    expect(s.ok && s.value?.taskState).toBe('migrating');
+    const r = await c.liveMigrate(tiny1, 'host2');
+    expect(r).toMatchObject({ ok: false, refused: true, status: 409 });
+    expect(!r.ok && r.reason).toMatch(/task_state migrating/);
+    await until(`tiny1 on ${to}`, () => rawServer(tiny1), (x) => x.host === to && x.status === 'ACTIVE');
   });
 });
 
@@ -277,7 +309,7 @@ describe('Nova client: retries', () => {
 
 /**
  * Keystone v3 in front of the same Nova: a small real HTTP server speaking
- * `POST /v3/auth/tokens` (X-Subject-Token, `token.expires_at`, a catalog whose
+ * `POST /v3/auth/tokens` (X-Subject-Token, `token.expires_at` with microseconds as Keystone writes it, a catalog whose
  * public compute endpoint is the front), and the front accepting only the
  * tokens this Keystone issued and has not revoked (401 otherwise), as
  * keystonemiddleware does in Nova's API pipeline.
@@ -332,7 +364,7 @@ async function startKeystone(accept: (body: any) => boolean): Promise<Keystone> 
         },
       ];
       res.writeHead(201, { 'Content-Type': 'application/json', 'X-Subject-Token': token });
-      res.end(JSON.stringify({ token: { expires_at: new Date(Date.now() + ks.lifetimeMs).toISOString(), catalog } }));
+      res.end(JSON.stringify({ token: { expires_at: new Date(Date.now() + ks.lifetimeMs).toISOString().replace('Z', '000Z'), catalog } }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
