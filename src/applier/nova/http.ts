@@ -10,8 +10,9 @@ import { failed, ok, type Outcome } from '../ports';
  * of it so replicas do not retry in step). Not retried: any 4xx (the service
  * answered and refused: repeating the same call will not help). A call that
  * must not run twice (`idempotent: false`) is retried only when the request
- * surely never reached the service (connection refused / reset before an
- * answer to the connect) or it said 503 (not processed).
+ * surely never reached the service (connection refused, no route, connect
+ * timeout) or it said 503 (not processed). An answer larger than
+ * MAX_BODY_BYTES is a failure at once (the same call would be as large).
  */
 export interface HttpPolicy {
   /** Deadline of one attempt, answer body included (ms). */
@@ -54,7 +55,7 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 
 type Attempt =
   | { readonly kind: 'answer'; readonly answer: HttpAnswer }
-  | { readonly kind: 'error'; readonly reason: string; readonly notSent: boolean };
+  | { readonly kind: 'error'; readonly reason: string; readonly notSent: boolean; readonly final?: boolean };
 
 export type Sleep = (ms: number) => Promise<void>;
 const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -80,7 +81,7 @@ export async function httpJson(policy: HttpPolicy, call: HttpCall, sleep: Sleep 
       if (!idempotent && s !== 503) return last;
     } else {
       last = failed(`${call.service} ${call.what}: ${a.reason}`);
-      if (!idempotent && !a.notSent) return last;
+      if (a.final || (!idempotent && !a.notSent)) return last;
     }
   }
   return last;
@@ -97,7 +98,7 @@ async function once(call: HttpCall, timeoutMs: number): Promise<Attempt> {
   try {
     const res = await fetch(call.url, { method: call.method, headers, body, signal, redirect: 'error' });
     const text = await readCapped(res);
-    if (text === null) return { kind: 'error', reason: `answer larger than ${MAX_BODY_BYTES} bytes`, notSent: false };
+    if (text === null) return { kind: 'error', reason: `answer larger than ${MAX_BODY_BYTES} bytes`, notSent: false, final: true };
     let parsed: unknown = null;
     if (text.trim()) {
       try {

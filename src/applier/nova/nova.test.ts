@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHttpFront, type HttpFront } from '../../../test/fixtures/http-front';
 import { startNovaBox, type NovaBox } from '../../../test/fixtures/nova-box';
 import type { CloudServer } from '../ports';
+import { MAX_BODY_BYTES } from './http';
 import { LIVE_MIGRATE_MICROVERSION, NovaClient, READ_MICROVERSION } from './nova';
 
 /**
@@ -276,6 +277,14 @@ describe('Nova client: retries', () => {
     expect(await client().liveMigrate(medium2, 'host1')).toEqual({ ok: true, value: undefined });
     expect(front.count('POST')).toBe(2);
     await until('medium2 on host1', () => rawServer(medium2), (s) => s.host === 'host1' && s.status === 'ACTIVE');
+  });
+
+  it('an answer larger than 32 MiB is a failure at once, not read further and not retried', async () => {
+    front.inject(() => ({ status: 200, body: { services: [], pad: 'x'.repeat(MAX_BODY_BYTES) } }), 1);
+    const r = await client().computeServices();
+    expect(r).toMatchObject({ ok: false, refused: false });
+    expect(!r.ok && r.reason).toMatch(/answer larger than 33554432 bytes/);
+    expect(front.count('GET')).toBe(1);
   });
 
   it('connection refused is retried, then a failure value (no throw)', async () => {
