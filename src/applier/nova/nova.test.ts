@@ -66,6 +66,18 @@ beforeEach(() => {
   slept = [];
 });
 
+describe('Nova client: settings', () => {
+  it.each([
+    { name: 'noauth without endpoint', options: { auth: { type: 'noauth' } }, key: /endpoint/ },
+    { name: 'password without a project', options: { auth: { type: 'password', authUrl: 'http://k:5000', username: 'u', passwordFile: '/p' } }, key: /projectName/ },
+    { name: 'an unknown auth type', options: { auth: { type: 'token' } }, key: /auth/ },
+    { name: 'a timeout below 100 ms', options: { auth: { type: 'noauth' }, endpoint: 'http://n/v2.1', timeoutMs: 5 }, key: /timeoutMs/ },
+    { name: 'an unknown key', options: { auth: { type: 'noauth' }, endpoint: 'http://n/v2.1', retry: 1 }, key: /retry/ },
+  ])('bad settings are an error at construction naming the key: $name', ({ options, key }) => {
+    expect(() => new NovaClient(options as never)).toThrow(key);
+  });
+});
+
 describe('Nova client: servers', () => {
   it('lists every server with host, flavor vCPUs/RAM, status and task state, at microversion 2.60', async () => {
     const r = await client().listServers();
@@ -285,6 +297,13 @@ describe('Nova client: retries', () => {
     expect(r).toMatchObject({ ok: false, refused: false });
     expect(!r.ok && r.reason).toMatch(/answer larger than 33554432 bytes/);
     expect(front.count('GET')).toBe(1);
+  });
+
+  it('an answer of the wrong shape is a failure naming where (a listing is never taken in part)', async () => {
+    front.inject(() => ({ status: 200, body: { servers: [{ id: 'a', name: 'a', status: 'ACTIVE', flavor: { vcpus: 'two', ram: 1 } }] } }), 1);
+    const r = await client().listServers();
+    expect(r).toMatchObject({ ok: false, refused: false, status: 200 });
+    expect(!r.ok && r.reason).toMatch(/Nova GET \/servers\/detail: unexpected answer \(servers\.0\.flavor\.vcpus: /);
   });
 
   it('connection refused is retried, then a failure value (no throw)', async () => {

@@ -157,7 +157,7 @@ export class NovaClient implements ComputeCloud {
     const bad = this.refusal('GET /servers/{id}', r.value, 200);
     if (bad) return bad;
     const parsed = z.object({ server: ServerSchema }).safeParse(r.value.body);
-    return parsed.success ? ok(toServer(parsed.data.server)) : failed('Nova GET /servers/{id}: unexpected answer', false, r.value.status);
+    return parsed.success ? ok(toServer(parsed.data.server)) : failed(`Nova GET /servers/{id}: unexpected answer (${issueAt(parsed.error)})`, false, r.value.status);
   }
 
   async computeServices(host?: string): Promise<Outcome<ComputeService[]>> {
@@ -243,7 +243,7 @@ export class NovaClient implements ComputeCloud {
     const bad = this.refusal(c.what, r.value, 200);
     if (bad) return bad;
     const parsed = schema.safeParse(r.value.body);
-    return parsed.success ? ok(parsed.data) : failed(`Nova ${c.what}: unexpected answer`, false, r.value.status);
+    return parsed.success ? ok(parsed.data) : failed(`Nova ${c.what}: unexpected answer (${issueAt(parsed.error)})`, false, r.value.status);
   }
 
   /** Null when the answer has the expected status; otherwise a refusal carrying Nova's message. */
@@ -295,6 +295,12 @@ export class NovaClient implements ComputeCloud {
 
 const validId = (s: string): boolean => s.length > 0 && s.length <= MAX_ID;
 const stripSlash = (u: string): string => u.replace(/\/+$/, '');
+
+/** Where an answer did not have the expected shape, e.g. `servers.3.flavor.vcpus: expected number`. */
+function issueAt(e: z.ZodError): string {
+  const i = e.issues[0];
+  return i ? short(`${i.path.join('.') || 'body'}: ${i.message}`) : 'body';
+}
 
 function markerOf(href: string): string | null {
   try {
