@@ -3,7 +3,7 @@ import { assignTypes, CLOUDSIM_VM_TYPES, type Workloads } from '../src/sim/clust
 import { simulate } from '../src/sim/engine';
 import { NonePolicy } from '../src/sim/policies/basic';
 import { CloudSimPolicy } from '../src/sim/policies/cloudsim';
-import { WattplacePolicy } from '../src/sim/policies/wattplace';
+import { DEFAULT_WATTPLACE_POLICY, FIXED_MARGIN_POLICY, WattplacePolicy } from '../src/sim/policies/wattplace';
 import { cloudsimFleet } from '../src/sim/planetlab';
 import { readPlanetLab } from '../src/sim/traces';
 
@@ -33,8 +33,8 @@ describe('PlanetLab 20110303, CloudSim-compatible mode', () => {
     expect(Math.abs(thr.lowerBoundKwh / 95.4 - 1)).toBeLessThan(0.005);
   }, 120_000);
 
-  it('wattplace: ≤ 110 kWh, SLAV ≤ 0.001 %, ≤ 2,500 migrations', async () => {
-    const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy(), { compat: true }).metrics;
+  it('wattplace with fixed margins: ≤ 110 kWh, SLAV ≤ 0.001 %, ≤ 2,500 migrations', async () => {
+    const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy(FIXED_MARGIN_POLICY), { compat: true }).metrics;
     expect(m.energyKwh).toBeLessThanOrEqual(110);
     expect(m.slav).toBeLessThanOrEqual(1e-5);
     expect(m.migrations).toBeLessThanOrEqual(2500);
@@ -43,12 +43,24 @@ describe('PlanetLab 20110303, CloudSim-compatible mode', () => {
 });
 
 describe('PlanetLab 20110303, every VM kept all day', () => {
-  it('wattplace: ≤ 1.12 × the fluid bound with ≤ 3,000 migrations', async () => {
+  it('wattplace holds the default overload target (0.5 %) within 0.5–1.5 ×', async () => {
+    expect(DEFAULT_WATTPLACE_POLICY.overloadTarget).toBe(0.005);
     const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy(), { compat: false }).metrics;
     // fluid bound: all demand on G5s at full load (135 W / 5320 MIPS); reference 114.5 kWh
     expect(Math.abs(m.lowerBoundKwh / 114.5 - 1)).toBeLessThan(0.005);
-    expect(m.ratio).toBeLessThanOrEqual(1.12);
-    expect(m.migrations).toBeLessThanOrEqual(3000);
+    // target 0.005: achieved overload within 0.0025–0.0075 (measured 0.55 %)
+    expect(m.overloadFraction).toBeGreaterThanOrEqual(0.0025);
+    expect(m.overloadFraction).toBeLessThanOrEqual(0.0075);
+    // what paid for it (measured 1.325 ×, 0.065 % unmet, 3,056 migrations)
+    expect(m.ratio).toBeLessThanOrEqual(1.35);
+    expect(m.unmetFraction).toBeLessThanOrEqual(0.0008);
+    expect(m.migrations).toBeLessThanOrEqual(4000);
     expect(m.removed).toBe(0);
+  }, 120_000);
+
+  it('fixed margins (z 0.5) run hot: ≤ 1.12 × the bound but over 5 % overloaded host time', async () => {
+    const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy(FIXED_MARGIN_POLICY), { compat: false }).metrics;
+    expect(m.ratio).toBeLessThanOrEqual(1.12);
+    expect(m.overloadFraction).toBeGreaterThan(0.05);
   }, 120_000);
 });

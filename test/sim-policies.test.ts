@@ -203,6 +203,7 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
     //   vm0 870·1825 = 1.59 M, vm1 1740·1760 = 3.06 M, vm2 613·1695 = 1.04 M → vm2 → h1.
     const cfg = (useCurrent: boolean) => ({
       ...DEFAULT_WATTPLACE_POLICY,
+      overloadTarget: undefined, // fixed margins
       useCurrent,
       rebalance: { ...DEFAULT_WATTPLACE_POLICY.rebalance, z: 0, maxDrains: 0 },
     });
