@@ -48,13 +48,13 @@ describe('PlanetLab 20110303, every VM kept all day', () => {
     const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy(), { compat: false }).metrics;
     // fluid bound: all demand on G5s at full load (135 W / 5320 MIPS); reference 114.5 kWh
     expect(Math.abs(m.lowerBoundKwh / 114.5 - 1)).toBeLessThan(0.005);
-    // target 0.005: achieved overload within 0.0025–0.0075 (measured 0.55 %)
+    // target 0.005: achieved overload within 0.0025–0.0075 (measured 0.53 %)
     expect(m.overloadFraction).toBeGreaterThanOrEqual(0.0025);
     expect(m.overloadFraction).toBeLessThanOrEqual(0.0075);
-    // what paid for it (measured 1.325 ×, 0.065 % unmet, 3,056 migrations)
+    // what paid for it (measured 1.319 ×, 0.064 % unmet, 1,788 migrations)
     expect(m.ratio).toBeLessThanOrEqual(1.35);
     expect(m.unmetFraction).toBeLessThanOrEqual(0.0008);
-    expect(m.migrations).toBeLessThanOrEqual(4000);
+    expect(m.migrations).toBeLessThanOrEqual(2500);
     expect(m.removed).toBe(0);
   }, 120_000);
 

@@ -12,7 +12,7 @@
  * Control law (integral action):
  *   e  = Σ overloaded − target · Σ active       host-intervals so far
  *   z  = clamp(Φ⁻¹(1 − target) + gain · e / (target · H · T), zMin, zMax)
- *   drainZ = z,   openZ = z / 2
+ *   drainZ = drainFactor · z (1.3),   openZ = openFactor · z (0.5)
  * with H the mean number of active hosts and T the time constant in
  * intervals: an overload rate twice the target for T intervals raises the
  * margin by `gain`. The start Φ⁻¹(1 − target) is the one-sided normal bound
@@ -33,6 +33,10 @@ export interface OverloadTargetConfig {
   readonly intervals: number;
   readonly zMin: number;
   readonly zMax: number;
+  /** drainZ = drainFactor × z (≥ 1: drains at least as safe as relief). */
+  readonly drainFactor: number;
+  /** openZ = openFactor × z. */
+  readonly openFactor: number;
 }
 
 export const DEFAULT_OVERLOAD_TARGET = 0.005;
@@ -43,6 +47,8 @@ export const DEFAULT_OVERLOAD_CONTROL: OverloadTargetConfig = {
   intervals: 24,
   zMin: 0,
   zMax: 6,
+  drainFactor: 1.3,
+  openFactor: 0.5,
 };
 
 export interface Margins {
@@ -133,6 +139,6 @@ export class OverloadController {
 
   margins(): Margins {
     const z = this.start + this.integral;
-    return { z, drainZ: z, openZ: z / 2 };
+    return { z, drainZ: this.cfg.drainFactor * z, openZ: this.cfg.openFactor * z };
   }
 }

@@ -2,7 +2,7 @@ import { NoFeasibleHostError, PowerState, cpuMillis, epochMs, memBytes, watts, t
 import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from '../../decision/wattplace';
 import { DEFAULT_FORECAST, WorkloadForecaster, type ForecastConfig } from '../../decision/forecast';
 import { DEFAULT_REBALANCE, Rebalancer, efficiencyOrder, type RebalanceConfig, type RebalanceHosts, type RebalanceWorkloads } from '../../decision/rebalance';
-import { DEFAULT_OVERLOAD_CONTROL, DEFAULT_OVERLOAD_TARGET, OverloadController, intervalOverload, type Margins } from '../../decision/overload-target';
+import { DEFAULT_OVERLOAD_CONTROL, DEFAULT_OVERLOAD_TARGET, OverloadController, intervalOverload, type Margins, type OverloadTargetConfig } from '../../decision/overload-target';
 import type { SimPolicy, SimView } from '../engine';
 
 const MIB = 1024 * 1024;
@@ -21,6 +21,8 @@ export interface WattplacePolicyConfig {
    * the fixed margins of `rebalance` (expert setting).
    */
   readonly overloadTarget?: number;
+  /** Controller settings other than the target (expert; see overload-target.ts). */
+  readonly control?: Partial<OverloadTargetConfig>;
 }
 
 export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
@@ -83,7 +85,7 @@ export class WattplacePolicy implements SimPolicy {
     this.name = name;
     this.fc = new WorkloadForecaster(cfg.forecast);
     this.rb = new Rebalancer(cfg.rebalance);
-    this.control = cfg.overloadTarget === undefined ? null : new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: cfg.overloadTarget });
+    this.control = cfg.overloadTarget === undefined ? null : new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, ...cfg.control, target: cfg.overloadTarget });
     this.margins = this.control ? this.control.margins() : cfg.rebalance;
   }
 
