@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PowerState, cpuMillis, epochMs, memBytes, watts, type HostSpec } from '../src/domain';
 import { cloudScenario } from '../src/solver/fixtures';
 import { startTestServer, type TestServer } from './helpers/grpc';
+import { loadConfig } from '../src/config';
 
 /**
  * The service runs the simulator's per-interval consolidation (forecast.ts +
@@ -272,8 +273,7 @@ describe('POST /v1/rebalance holds the service’s overloadTarget', () => {
     expect(expert.json.margins).toEqual({ z: 1, drainZ: 2, openZ: 0 });
   });
 
-  it('a bad overloadTarget stops start-up naming the key', async () => {
-    const { loadConfig } = await import('../src/config');
+  it('a bad overloadTarget stops start-up naming the key', () => {
     expect(() => loadConfig({ env: { WATTPLACE_OVERLOAD_TARGET: '0.7' } })).toThrow(/overloadTarget/);
     expect(loadConfig({ flags: { overloadTarget: '0.002' } }).overloadTarget).toBe(0.002);
     expect(loadConfig({}).overloadTarget).toBe(0.005);
