@@ -18,6 +18,8 @@ describe('intervalOverload: demand linear between the interval’s two samples (
     ['over throughout', 1100, 1200, 1000, 1],
     ['rises through capacity: (1200−1000) / (200 + 200)', 800, 1200, 1000, 0.5],
     ['falls through capacity: 300 / (300 + 100)', 1300, 900, 1000, 0.75],
+    ['unbounded start, end below: half', Infinity, 900, 1000, 0.5],
+    ['unbounded end, start below: half', 900, Infinity, 1000, 0.5],
   ])('%s', (_n, a, b, cap, share) => expect(intervalOverload(a, b, cap)).toBeCloseTo(share, 12));
 });
 

@@ -94,6 +94,8 @@ export function intervalOverload(startDemand: number, endDemand: number, capacit
   const a = startDemand - capacity;
   const b = endDemand - capacity;
   if (a > 0 && b > 0) return 1;
+  // an unbounded sum (absurd input): half the interval per end above capacity
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return (a > 0 ? 0.5 : 0) + (b > 0 ? 0.5 : 0);
   if (a > 0 || b > 0) return (a > 0 ? a : b) / (Math.abs(a) + Math.abs(b));
   return 0;
 }
