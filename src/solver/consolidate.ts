@@ -1,4 +1,5 @@
 import { PowerState } from '../domain';
+import { efficiencyOrder } from './heuristic';
 import { prepare, type Assignment, type Prepared, type Problem } from './problem';
 import type { Step } from './plan';
 
@@ -178,12 +179,15 @@ export function planDrain(p: Problem, from: Assignment, target: Assignment | nul
   // 2./3. drain passes
   const load = (h: number) => Math.max(cpu[h] / Math.max(pp.cpuLim[h], 1), mem[h] / Math.max(pp.memLim[h], 1));
   const freed = new Uint8Array(nh);
+  // least efficient hosts (watts per unit of capacity at the ceiling) are freed first
+  const rank = new Int32Array(nh);
+  efficiencyOrder(pp).forEach((h, i) => (rank[h] = i));
   for (let pass = 0; pass < 20; pass++) {
     let progress = false;
     const order: number[] = [];
     for (let h = 0; h < nh; h++) if (count[h] > 0 && p.hosts[h].canStandby && !frozen(h)) order.push(h);
     const emptyInTarget = (h: number) => (target ? (tCount[h] === 0 ? 0 : 1) : 0);
-    order.sort((a, b) => emptyInTarget(a) - emptyInTarget(b) || load(a) - load(b) || a - b);
+    order.sort((a, b) => emptyInTarget(a) - emptyInTarget(b) || rank[b] - rank[a] || load(a) - load(b) || a - b);
     for (const h of order) {
       if (opts.deadline !== undefined && Date.now() > opts.deadline) break;
       if (count[h] === 0) continue;
