@@ -185,12 +185,14 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
   const target = res ? res.assignment : cur;
   // workloads the optimizer could not place stay where they are
   for (let w = 0; w < ws.length; w++) if (target[w] < 0) target[w] = cur[w];
-  // two plans, each a sequence of live migrations that fit at every step: hosts freed in
-  // efficiency order from the current placement, and the same guided by the target; the
-  // first (independent of the optimizer's time budget) unless the guided one is cheaper
+  // the plan: a sequence of live migrations that fit at every step, hosts freed in
+  // efficiency order from the current placement. It does not depend on the optimizer's
+  // time budget, so the same request on the same snapshot gives the same plan. Only when
+  // the optimizer proved its target optimal (which does not depend on time either) is the
+  // plan guided by that target, and used when cheaper.
   const maxMig = problem.maxMigrations;
   const own = planDrain(problem, cur, null, { maxMigrations: maxMig });
-  const guided = res ? planDrain(problem, cur, target, { maxMigrations: maxMig }) : own;
+  const guided = res?.stats.proven ? planDrain(problem, cur, target, { maxMigrations: maxMig }) : own;
   const cost = (d: DrainPlan) => evaluate(pp, d.final).watts + problem.migrationWatts * d.steps.length;
   const plan = cost(guided) < cost(own) - 1e-6 ? guided : own;
   const bad = verifyPlan(problem, cur, plan.steps);
