@@ -1,7 +1,9 @@
+import { Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { PowerState, cpuMillis, epochMs, memBytes, watts } from '../domain';
 import { cloudCapacityBound, cloudScenario, type Cloud } from '../solver/fixtures';
 import { planConsolidation, type ConsolidationPlan } from './consolidation';
+import { SolverMetrics } from './batch-metrics';
 import { DEFAULT_CORE_CONFIG, Wattplace } from './index';
 
 /**
@@ -120,4 +122,21 @@ describe('PlanConsolidation on the issue-12 cloud', () => {
     // the gap in the answer is the plan's own: (objective − bound) / bound
     expect(a.stats.gap).toBeCloseTo((a.stats.objective - a.stats.bound) / a.stats.bound, 9);
   }, 60_000);
+
+  it('the gap in the answer, wattplace_solver_gap and wattplace_solver_gap_ratio are the same number: the plan\'s own', async () => {
+    const cloud = cloudScenario(30, 180, 5);
+    const registry = new Registry();
+    const gauge = new Gauge({ name: 'wattplace_solver_gap', help: 'gap', labelNames: ['rpc'] as const, registers: [registry] });
+    const sm = new SolverMetrics(registry);
+    const running = cloud.vms.map((v) => ({
+      workload: { id: v.id, demand: { cpuMillis: cpuMillis(v.vcpus * 1000), memBytes: memBytes(v.memGiB * GiB) }, selector: {} },
+      hostId: cloud.hosts[v.host].id,
+    }));
+    const a = await planConsolidation({ core: core(cloud), migrationWatts: 2, observer: (rpc) => sm.observer(rpc) }, { running, maxMigrations: 0, timeBudgetMs: 500, hostIds: [] });
+    expect(a.migrations.length).toBeGreaterThan(0);
+    expect((await gauge.get()).values[0].value).toBe(a.stats.gap);
+    const hist = (await sm.gap.get()).values;
+    expect(hist.find((x) => x.metricName === 'wattplace_solver_gap_ratio_sum')?.value).toBe(a.stats.gap);
+    expect(hist.find((x) => x.metricName === 'wattplace_solver_gap_ratio_count')?.value).toBe(1);
+  });
 });
