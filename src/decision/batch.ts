@@ -1,4 +1,4 @@
-import { LimitError, PowerState, ValidationError, type Rejection, type Workload } from '../domain';
+import { LimitError, PowerState, ValidationError, echo, type Rejection, type Workload } from '../domain';
 import { optimize, type ExactBackend, type OptimizeResult, type SolveStats, type SolverObserver } from '../solver/optimize';
 import { selectorMatches, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
 import type { ClusterSnapshot } from '../telemetry';
@@ -158,7 +158,7 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
   workloads.forEach((w, i) => {
     checkWorkload(w, `workloads[${i}]`);
     if (!w.id) throw new ValidationError(`workloads[${i}].id`, 'required');
-    if (seen.has(w.id)) throw new ValidationError(`workloads[${i}].id`, `duplicate workload id ${JSON.stringify(w.id)} in one batch`);
+    if (seen.has(w.id)) throw new ValidationError(`workloads[${i}].id`, `duplicate workload id ${echo(w.id)} in one batch`);
     seen.add(w.id);
   });
   const now = core.clock();

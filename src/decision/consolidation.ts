@@ -1,4 +1,4 @@
-import { LimitError, PowerState, ValidationError, type Workload } from '../domain';
+import { LimitError, PowerState, ValidationError, echo, type Workload } from '../domain';
 import type { SolveStats } from '../solver/optimize';
 import { planCounts, planDrain, type DrainPlan, type MoveReason } from '../solver/consolidate';
 import { currentAssignment, prepare, evaluate, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
@@ -93,11 +93,11 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     req.running.forEach((r, i) => {
       checkWorkload(r.workload, `running[${i}].workload`);
       if (!r.workload.id) throw new ValidationError(`running[${i}].workload.id`, 'required');
-      if (seen.has(r.workload.id)) throw new ValidationError(`running[${i}].workload.id`, `duplicate workload id ${JSON.stringify(r.workload.id)}`);
+      if (seen.has(r.workload.id)) throw new ValidationError(`running[${i}].workload.id`, `duplicate workload id ${echo(r.workload.id)}`);
       seen.add(r.workload.id);
       if (!r.hostId) throw new ValidationError(`running[${i}].host_id`, 'required');
       const h = snap.indexOf(r.hostId);
-      if (h < 0) throw new ValidationError(`running[${i}].host_id`, `unknown host ${JSON.stringify(r.hostId)}: not registered with wattplace`);
+      if (h < 0) throw new ValidationError(`running[${i}].host_id`, `unknown host ${echo(r.hostId)}: not registered with wattplace`);
       movable.push({ w: r.workload, h, reservation: false });
     });
   } else {
@@ -112,12 +112,12 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     const set = new Set<number>();
     req.hostIds.forEach((id, i) => {
       const h = snap.indexOf(id);
-      if (h < 0) throw new ValidationError(`host_ids[${i}]`, `unknown host ${JSON.stringify(id)}: not registered with wattplace`);
+      if (h < 0) throw new ValidationError(`host_ids[${i}]`, `unknown host ${echo(id)}: not registered with wattplace`);
       set.add(h);
     });
     movable.forEach((m, i) => {
       if (!set.has(m.h)) {
-        if (req.running.length > 0) throw new ValidationError(`running[${i}].host_id`, `host ${JSON.stringify(snap.ids[m.h])} is not among host_ids`);
+        if (req.running.length > 0) throw new ValidationError(`running[${i}].host_id`, `host ${echo(snap.ids[m.h])} is not among host_ids`);
       }
     });
     scope = [...set].sort((a, b) => a - b);
