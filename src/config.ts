@@ -74,7 +74,7 @@ export const ConfigSchema = z
     keplerUrls: z.string().default('').describe('Kepler exporter metrics URLs, comma-separated; "node=URL" names the host (empty = off)'),
     keplerIntervalMs: z.number().int().min(1000).default(15_000).describe('Kepler scrape interval'),
     keplerTimeoutMs: z.number().int().positive().default(5_000).describe('Kepler scrape timeout'),
-    consolidationMigrationWatts: z.number().nonnegative().default(0).describe('watts each migration of a consolidation plan must save (0 = any saving)'),
+    consolidationMigrationWatts: z.number().nonnegative().default(2).describe('watts each migration of a consolidation plan must save (priced into the plan: a host is freed only when it saves more than its migrations cost)'),
   })
   .strict();
 
