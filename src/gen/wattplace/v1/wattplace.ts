@@ -335,7 +335,14 @@ export interface PlaceBatchResponse {
   assignments: Assignment[];
   reservationIds: string[];
   unplaced: Rejection[];
-  stats: SolveStats | undefined;
+  stats:
+    | SolveStats
+    | undefined;
+  /**
+   * ON hosts the batch leaves empty (nothing allocated, nothing reserved, nothing placed): the batch
+   * was priced with them at their standby watts, so a caller (or the applier) may power them down.
+   */
+  standbyHostIds: string[];
 }
 
 export interface RunningWorkload {
@@ -3951,7 +3958,7 @@ export const SolveStats: MessageFns<SolveStats> = {
 };
 
 function createBasePlaceBatchResponse(): PlaceBatchResponse {
-  return { assignments: [], reservationIds: [], unplaced: [], stats: undefined };
+  return { assignments: [], reservationIds: [], unplaced: [], stats: undefined, standbyHostIds: [] };
 }
 
 export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
@@ -3967,6 +3974,9 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
     }
     if (message.stats !== undefined) {
       SolveStats.encode(message.stats, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.standbyHostIds) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -4016,6 +4026,14 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
             message.stats = SolveStats.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.standbyHostIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4042,6 +4060,11 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
         ? object.unplaced.map((e: any) => Rejection.fromJSON(e))
         : [],
       stats: isSet(object.stats) ? SolveStats.fromJSON(object.stats) : undefined,
+      standbyHostIds: globalThis.Array.isArray(object?.standbyHostIds)
+        ? object.standbyHostIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.standby_host_ids)
+        ? object.standby_host_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -4059,6 +4082,9 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
     if (message.stats !== undefined) {
       obj.stats = SolveStats.toJSON(message.stats);
     }
+    if (message.standbyHostIds?.length) {
+      obj.standbyHostIds = message.standbyHostIds;
+    }
     return obj;
   },
 
@@ -4073,6 +4099,7 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
     message.stats = (object.stats !== undefined && object.stats !== null)
       ? SolveStats.fromPartial(object.stats)
       : undefined;
+    message.standbyHostIds = object.standbyHostIds?.map((e) => e) || [];
     return message;
   },
 };
