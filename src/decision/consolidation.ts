@@ -52,8 +52,10 @@ export interface ConsolidationPlan {
 
 /**
  * PlanConsolidation. The problem, per host in scope, with the hot path's capacity
- * and ceiling rules on the allocated view (measured utilization includes the very
- * workloads being moved, so it is not used here):
+ * and ceiling rules on the allocated view, and the ceiling on the measured view
+ * for each step of the plan (a host's measured CPU is split among what is
+ * allocated on it in proportion to the allocations; a moving workload takes its
+ * share along and counts on both hosts while it moves):
  *   fixed load     = allocation the orchestrator reported beyond the listed workloads
  *                    (max(0, allocated − Σ listed)) + open reservations
  *   cpuFree        = capCpu × cpuRatio − fixed;  cpuCeilingFree = ceiling × capCpu × cpuRatio − fixed
@@ -163,9 +165,25 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
       state: frozen ? PowerState.MAINTENANCE : (snap.state[h] as PowerState),
       labels: snap.specs[h].labels,
       canStandby: !frozen && fixedC === 0 && fixedM === 0,
+      ...(snap.cpuUtil[h] === snap.cpuUtil[h] ? { measuredCpu: snap.cpuUtil[h] * cap, measuredLimit: ceil * cap } : {}),
     };
   });
-  const ws: SolverWorkload[] = mine.map((m) => ({ id: m.w.id, cpu: m.w.demand.cpuMillis, mem: m.w.demand.memBytes, selector: m.w.selector ?? {}, current: inScope[m.h] }));
+  // Each workload's share of its host's measured CPU, in proportion to its allocation among all
+  // that is allocated there (listed, reserved or reported): the measured view moves with it.
+  const measuredShare = (m: (typeof mine)[number]): number => {
+    const u = snap.cpuUtil[m.h];
+    if (!(u === u)) return 0;
+    const total = Math.max(snap.allocCpu[m.h], listedC[m.h]) + (book.cpu[m.h] ?? 0);
+    return total > 0 ? (u * snap.capCpu[m.h] * m.w.demand.cpuMillis) / total : 0;
+  };
+  const ws: SolverWorkload[] = mine.map((m) => ({
+    id: m.w.id,
+    cpu: m.w.demand.cpuMillis,
+    mem: m.w.demand.memBytes,
+    selector: m.w.selector ?? {},
+    current: inScope[m.h],
+    measuredCpu: measuredShare(m),
+  }));
   const problem: Problem = { hosts, workloads: ws, maxMigrations: req.maxMigrations === 0 ? Infinity : req.maxMigrations, migrationWatts: deps.migrationWatts ?? 0 };
   const pp = prepare(problem);
   const cur = currentAssignment(problem);

@@ -61,6 +61,10 @@ export function planDrain(p: Problem, from: Assignment, target: Assignment | nul
   const cpu = new Float64Array(nh);
   const mem = new Float64Array(nh);
   const count = new Int32Array(nh);
+  // Measured view: measured CPU per host (NaN = not reported, not checked) and each workload's share of it.
+  const meas = Float64Array.from(p.hosts, (x) => (x.measuredCpu !== undefined && Number.isFinite(x.measuredCpu) ? x.measuredCpu : NaN));
+  const measLim = Float64Array.from(p.hosts, (x) => x.measuredLimit ?? Infinity);
+  const wMeas = Float64Array.from(p.workloads, (x) => x.measuredCpu ?? 0);
   const onHost: Set<number>[] = Array.from({ length: nh }, () => new Set<number>());
   for (let w = 0; w < nw; w++) {
     const h = at[w];
@@ -84,13 +88,18 @@ export function planDrain(p: Problem, from: Assignment, target: Assignment | nul
   for (let h = 0; h < nh; h++) receiver[h] = !frozen(h) && (count[h] > 0 || !p.hosts[h].canStandby || tCount[h] > 0) ? 1 : 0;
   const closed = new Uint8Array(nh); // being drained or freed: takes nothing
   const fits = (w: number, g: number) =>
-    pp.allowed[w * nh + g] === 1 && cpu[g] + pp.cpu[w] <= pp.cpuLim[g] + EPS && mem[g] + pp.mem[w] <= pp.memLim[g] + EPS;
+    pp.allowed[w * nh + g] === 1 &&
+    cpu[g] + pp.cpu[w] <= pp.cpuLim[g] + EPS &&
+    mem[g] + pp.mem[w] <= pp.memLim[g] + EPS &&
+    !(meas[g] + wMeas[w] > measLim[g] + EPS); // NaN (not measured) passes
   const move = (w: number, to: number, reason: MoveReason, enables: number) => {
     const s = at[w];
     cpu[to] += pp.cpu[w];
     mem[to] += pp.mem[w];
     count[to]++;
     onHost[to].add(w);
+    meas[to] += wMeas[w];
+    meas[s] -= wMeas[w];
     cpu[s] -= pp.cpu[w];
     mem[s] -= pp.mem[w];
     count[s]--;
@@ -106,6 +115,8 @@ export function planDrain(p: Problem, from: Assignment, target: Assignment | nul
       mem[s.to] -= pp.mem[w];
       count[s.to]--;
       onHost[s.to].delete(w);
+      meas[s.to] -= wMeas[w];
+      meas[s.from] += wMeas[w];
       cpu[s.from] += pp.cpu[w];
       mem[s.from] += pp.mem[w];
       count[s.from]++;
