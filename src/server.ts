@@ -69,7 +69,18 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   const core = new Wattplace(coreConfig(cfg), opts.clock);
   const metrics = new Metrics(core);
   security.attachMetrics(metrics.registry);
-  const httpApi = new HttpApi({ maxBodyBytes: cfg.maxMessageBytes, tls: security.httpTls }, metrics, log);
+  const httpApi = new HttpApi(
+    {
+      maxBodyBytes: cfg.maxMessageBytes,
+      headersTimeoutMs: cfg.httpHeadersTimeoutMs,
+      bodyTimeoutMs: cfg.httpBodyTimeoutMs,
+      maxBufferedBytes: cfg.httpMaxBufferedBytes,
+      maxJsonDepth: cfg.httpMaxJsonDepth,
+      tls: security.httpTls,
+    },
+    metrics,
+    log,
+  );
   if (security.httpGuard) httpApi.setGuard(security.httpGuard);
   const influx =
     cfg.store === 'influx' || cfg.telegraf

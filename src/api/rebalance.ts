@@ -1,4 +1,4 @@
-import { LimitError, PowerState, ValidationError } from '../domain';
+import { LimitError, PowerState, ValidationError, echo } from '../domain';
 import type { HttpApi } from './http';
 import { DEFAULT_FORECAST, WorkloadForecaster } from '../decision/forecast';
 import { DEFAULT_REBALANCE, Rebalancer, type RebalanceConfig } from '../decision/rebalance';
@@ -23,7 +23,7 @@ interface RunningBody {
 }
 
 const num = (v: unknown, field: string, min = 0): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ValidationError(field, `must be a finite number ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ValidationError(field, `must be a finite number ≥ ${min}, got ${echo(v)}`);
   return v;
 };
 
@@ -100,12 +100,12 @@ export function rebalance(core: Wattplace, body: unknown, control: OverloadContr
     const at = `running[${i}]`;
     if (typeof r !== 'object' || r === null) throw new ValidationError(at, 'must be an object');
     if (typeof r.workloadId !== 'string' || !r.workloadId) throw new ValidationError(`${at}.workloadId`, 'required');
-    if (seen.has(r.workloadId)) throw new ValidationError(`${at}.workloadId`, `duplicate workload id ${JSON.stringify(r.workloadId)}`);
+    if (seen.has(r.workloadId)) throw new ValidationError(`${at}.workloadId`, `duplicate workload id ${echo(r.workloadId)}`);
     seen.add(r.workloadId);
     ids[i] = r.workloadId;
     if (typeof r.hostId !== 'string') throw new ValidationError(`${at}.hostId`, 'required');
     const h = snap.indexOf(r.hostId);
-    if (h < 0) throw new ValidationError(`${at}.hostId`, `unknown host ${JSON.stringify(r.hostId)}: not registered with wattplace`);
+    if (h < 0) throw new ValidationError(`${at}.hostId`, `unknown host ${echo(r.hostId)}: not registered with wattplace`);
     host[i] = h;
     if (!Array.isArray(r.cpuHistory) || r.cpuHistory.length === 0) throw new ValidationError(`${at}.cpuHistory`, 'needs at least one sample');
     if (r.cpuHistory.length > REBALANCE_LIMITS.maxHistory) throw new LimitError(`${at}.cpuHistory`, `at most ${REBALANCE_LIMITS.maxHistory} samples, got ${r.cpuHistory.length}`);

@@ -1,4 +1,4 @@
-import { NoFeasibleHostError, PowerState, cpuMillis, epochMs, memBytes, watts, type Candidate, type HostSample, type HostSpec } from '../../domain';
+import { NoFeasibleHostError, PowerState, cpuMillis, epochMs, memBytes, watts, type HostSample, type HostSpec } from '../../domain';
 import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from '../../decision/wattplace';
 import { DEFAULT_FORECAST, WorkloadForecaster, type ForecastConfig } from '../../decision/forecast';
 import { DEFAULT_REBALANCE, Rebalancer, efficiencyOrder, type RebalanceConfig, type RebalanceHosts, type RebalanceWorkloads } from '../../decision/rebalance';
@@ -230,7 +230,9 @@ export class WattplacePolicy implements SimPolicy {
     let next = 0;
     const reservations: string[] = [];
     const out = new Int32Array(vms.length).fill(-1);
-    const cands: Candidate[] = [];
+    // Candidates by snapshot index (hosts were registered in fleet order, so index h is host h, as
+    // r.hostIndex below relies on): the engine's by-index entry, without a name lookup per candidate.
+    const cands = new Int32Array(running.length + vms.length);
     for (let i = 0; i < vms.length; i++) {
       const v = vms[i];
       const cpu = Math.ceil(this.mean(view, v));
@@ -238,11 +240,11 @@ export class WattplacePolicy implements SimPolicy {
       const workload = { id: view.wl.ids[v], demand: { cpuMillis: cpuMillis(cpu), memBytes: memBytes(mem) }, selector: {} };
       let host = -1;
       // candidates: running hosts with room (Nova's placement service hands over such a list)
-      cands.length = 0;
-      for (const h of running) if (freeCpu[h] >= cpu && freeMem[h] >= mem) cands.push({ hostId: this.ids[h] });
-      if (cands.length > 0) {
+      let nc = 0;
+      for (const h of running) if (freeCpu[h] >= cpu && freeMem[h] >= mem) cands[nc++] = h;
+      if (nc > 0) {
         try {
-          const r = core.engine.place({ workload, candidates: cands });
+          const r = core.engine.place({ workload, candidateHosts: cands.subarray(0, nc) });
           host = r.hostIndex;
           reservations.push(r.reservationId);
         } catch (e) {
