@@ -74,7 +74,13 @@ export const ConfigSchema = z
     keplerUrls: z.string().default('').describe('Kepler exporter metrics URLs, comma-separated; "node=URL" names the host (empty = off)'),
     keplerIntervalMs: z.number().int().min(1000).default(15_000).describe('Kepler scrape interval'),
     keplerTimeoutMs: z.number().int().positive().default(5_000).describe('Kepler scrape timeout'),
-    consolidationMigrationWatts: z.number().nonnegative().default(0).describe('watts each migration of a consolidation plan must save (0 = any saving)'),
+    overloadTarget: z
+      .number()
+      .gt(0)
+      .lt(0.5)
+      .default(0.005)
+      .describe('share of active host time with demand above capacity that POST /v1/rebalance may spend (0.005 = 0.5 %); sets its margins each call'),
+    consolidationMigrationWatts: z.number().nonnegative().default(2).describe('watts each migration of a consolidation plan must save (priced into the plan: a host is freed only when it saves more than its migrations cost)'),
   })
   .strict();
 

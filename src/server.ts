@@ -97,7 +97,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
     contentType: metrics.registry.contentType,
   }));
   const deps = { core, metrics, log };
-  for (const p of [k8sPlugin(cfg), rebalancePlugin(), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
+  for (const p of [k8sPlugin(cfg), rebalancePlugin(cfg.overloadTarget), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
   const kepler = keplerFromConfig(cfg, { core, log, metrics });
   // PlaceBatch and PlanConsolidation (src/decision/batch*.ts), on by default; opts.extra overrides
   const solverMetrics = new SolverMetrics(metrics.registry);

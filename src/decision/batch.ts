@@ -75,6 +75,8 @@ export interface BatchResult {
   /** One per workload that was not placed; hostId is empty, the reason starts with the workload id. */
   readonly unplaced: Rejection[];
   readonly stats: SolveStats;
+  /** ON hosts that were empty and that the batch leaves empty: priced at standby watts, free to power down. */
+  readonly standbyHostIds: string[];
 }
 
 export function budgetOf(ms: number, limits: BatchLimits, field = 'time_budget_ms'): number {
@@ -92,8 +94,11 @@ export function budgetOf(ms: number, limits: BatchLimits, field = 'time_budget_m
  *                        ceiling × capCpu − measured × capCpu − reserved)   (measured view when reported)
  *   memFree        = capMem × memRatio − allocatedMem − reservedMem
  *   baseUtil       = measured utilization (or allocated / capCpu) + reserved / capCpu
- * A STANDBY host with nothing allocated or reserved is priced from standby
- * watts (waking it costs P(0) − P_standby); every other host stays on.
+ * An empty host (nothing allocated, nothing reserved), in STANDBY or ON, is
+ * priced from standby watts when the batch leaves it empty: a STANDBY one
+ * stays there, an ON one can go there (the answer lists those in
+ * standbyHostIds). Using it costs P(base + load) − P_standby. Every other
+ * host stays on.
  */
 export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): SolverHost {
   const cfg = core.config;
@@ -108,7 +113,9 @@ export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): So
   let ceilingFree = cfg.cpuCeiling * cap * cfg.cpuAllocationRatio - allocC - resC;
   if (meas === meas) ceilingFree = Math.min(ceilingFree, cfg.cpuCeiling * cap - meas * cap - resC);
   const base = (meas === meas ? meas : cap > 0 ? allocC / cap : 0) + (cap > 0 ? resC / cap : 0);
-  const idleStandby = snap.state[h] === PowerState.STANDBY && resC === 0 && resM === 0 && allocC === 0 && allocM === 0;
+  const state = snap.state[h];
+  const empty = resC === 0 && resM === 0 && allocC === 0 && allocM === 0;
+  const idleStandby = empty && (state === PowerState.STANDBY || state === PowerState.ON);
   return {
     id: snap.ids[h],
     capCpu: cap,
@@ -211,5 +218,16 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
     const r = book.reserve(ws[w].id, h, snap2.ids[h], ws[w].cpu, ws[w].mem, now2, core.store.allocatedNow(h));
     assignments.push({ workloadId: ws[w].id, hostId: snap2.ids[h], reservationId: r.id });
   }
-  return { assignments, unplaced, stats: res.stats };
+  // Empty ON hosts the batch did not use: the objective counted them at standby watts.
+  const used = new Uint8Array(snap2.size);
+  for (const a of assignments) used[snap2.indexOf(a.hostId)] = 1;
+  const standbyHostIds: string[] = [];
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hostIdx[i];
+    if (!hosts[i].canStandby || hosts[i].state !== PowerState.ON || used[h]) continue;
+    // still empty now (a concurrent Place may have reserved on it while the batch was solved)
+    const live = batchHost(core, snap2, h);
+    if (live.canStandby && live.state === PowerState.ON) standbyHostIds.push(snap2.ids[h]);
+  }
+  return { assignments, unplaced, stats: res.stats, standbyHostIds };
 }
