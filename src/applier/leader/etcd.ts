@@ -80,6 +80,14 @@ export class EtcdLeadership implements Leadership {
   }
 
   isLeader(): boolean {
+    const v = this.leading();
+    // The clock can pass the lease's end before its timer fires (a busy event loop): whoever
+    // sees the change first reports it, so a caller never sees false before the listeners do.
+    if (v !== this.reported) this.report();
+    return v;
+  }
+
+  private leading(): boolean {
     const now = performance.now();
     return this.running && this.leadFrom !== null && now >= this.leadFrom && now < this.leaseUntil;
   }
@@ -209,7 +217,7 @@ export class EtcdLeadership implements Leadership {
   }
 
   private report(): void {
-    const now = this.isLeader();
+    const now = this.leading();
     // A leader that is waiting out its grace becomes one without an etcd event: look again then.
     if (!now && this.leadFrom !== null && this.running && !this.graceTimer) {
       this.graceTimer = this.at(this.leadFrom, () => {
