@@ -44,6 +44,7 @@ export function batchHandlers(deps: BatchDeps) {
         reservationIds: r.assignments.map((a) => a.reservationId),
         unplaced: r.unplaced.map((u) => ({ hostId: u.hostId, reason: u.reason })),
         stats: stats(r.stats),
+        standbyHostIds: r.standbyHostIds,
       };
     },
     planConsolidation: async (req: pb.PlanConsolidationRequest): Promise<pb.PlanConsolidationResponse> => {

@@ -74,6 +74,13 @@ export interface BatchResult {
   readonly assignments: BatchAssignment[];
   /** One per workload that was not placed; hostId is empty, the reason starts with the workload id. */
   readonly unplaced: Rejection[];
+  /**
+   * Hosts ON now that the batch leaves empty, with nothing allocated and nothing
+   * reserved when the answer is made: the objective priced them at standby watts,
+   * so a caller (or the applier) may power them down. Hosts already in STANDBY,
+   * in MAINTENANCE or with stale telemetry are not listed. Snapshot order.
+   */
+  readonly standbyHostIds: string[];
   readonly stats: SolveStats;
 }
 
@@ -92,8 +99,10 @@ export function budgetOf(ms: number, limits: BatchLimits, field = 'time_budget_m
  *                        ceiling × capCpu − measured × capCpu − reserved)   (measured view when reported)
  *   memFree        = capMem × memRatio − allocatedMem − reservedMem
  *   baseUtil       = measured utilization (or allocated / capCpu) + reserved / capCpu
- * A STANDBY host with nothing allocated or reserved is priced from standby
- * watts (waking it costs P(0) − P_standby); every other host stays on.
+ * An empty host (ON or STANDBY, nothing allocated, nothing reserved) is priced
+ * from its standby watts: the batch may leave it empty and it can go to (or stay
+ * in) STANDBY, so using it costs P(baseUtil + load) − P_standby. A host with
+ * anything allocated or reserved stays on.
  */
 export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): SolverHost {
   const cfg = core.config;
@@ -108,7 +117,7 @@ export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): So
   let ceilingFree = cfg.cpuCeiling * cap * cfg.cpuAllocationRatio - allocC - resC;
   if (meas === meas) ceilingFree = Math.min(ceilingFree, cfg.cpuCeiling * cap - meas * cap - resC);
   const base = (meas === meas ? meas : cap > 0 ? allocC / cap : 0) + (cap > 0 ? resC / cap : 0);
-  const idleStandby = snap.state[h] === PowerState.STANDBY && resC === 0 && resM === 0 && allocC === 0 && allocM === 0;
+  const empty = snap.state[h] !== PowerState.MAINTENANCE && book.countOn(h) === 0 && allocC === 0 && allocM === 0;
   return {
     id: snap.ids[h],
     capCpu: cap,
@@ -119,7 +128,7 @@ export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): So
     model: snap.models[h],
     state: snap.state[h] as PowerState,
     labels: snap.specs[h].labels,
-    canStandby: idleStandby,
+    canStandby: empty,
   };
 }
 
@@ -211,5 +220,14 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
     const r = book.reserve(ws[w].id, h, snap2.ids[h], ws[w].cpu, ws[w].mem, now2, core.store.allocatedNow(h));
     assignments.push({ workloadId: ws[w].id, hostId: snap2.ids[h], reservationId: r.id });
   }
-  return { assignments, unplaced, stats: res.stats };
+  // Empty after the batch, checked on the live view: a concurrent Place may have
+  // reserved on a host the solve left empty, and such a host must stay on.
+  const standbyHostIds: string[] = [];
+  for (let i = 0; i < hostIdx.length; i++) {
+    const h = hostIdx[i];
+    if (!hosts[i].canStandby || h >= snap2.size || snap2.ids[h] !== snap.ids[h]) continue;
+    if (snap2.state[h] !== PowerState.ON || now2 - snap2.lastSampleMs[h] > core.config.staleAfterMs) continue;
+    if (snap2.allocCpu[h] === 0 && snap2.allocMem[h] === 0 && book.countOn(h) === 0) standbyHostIds.push(snap2.ids[h]);
+  }
+  return { assignments, unplaced, standbyHostIds, stats: res.stats };
 }

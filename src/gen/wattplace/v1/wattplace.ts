@@ -335,7 +335,15 @@ export interface PlaceBatchResponse {
   assignments: Assignment[];
   reservationIds: string[];
   unplaced: Rejection[];
-  stats: SolveStats | undefined;
+  stats:
+    | SolveStats
+    | undefined;
+  /**
+   * Hosts ON now that the batch leaves empty, with nothing allocated or reserved:
+   * priced at their standby watts in stats.objective_watts, so they may be put in
+   * STANDBY. Hosts already in STANDBY are not listed.
+   */
+  standbyHostIds: string[];
 }
 
 export interface RunningWorkload {
@@ -3930,7 +3938,7 @@ export const SolveStats: MessageFns<SolveStats> = {
 };
 
 function createBasePlaceBatchResponse(): PlaceBatchResponse {
-  return { assignments: [], reservationIds: [], unplaced: [], stats: undefined };
+  return { assignments: [], reservationIds: [], unplaced: [], stats: undefined, standbyHostIds: [] };
 }
 
 export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
@@ -3946,6 +3954,9 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
     }
     if (message.stats !== undefined) {
       SolveStats.encode(message.stats, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.standbyHostIds) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -3995,6 +4006,14 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
             message.stats = SolveStats.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.standbyHostIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4021,6 +4040,11 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
         ? object.unplaced.map((e: any) => Rejection.fromJSON(e))
         : [],
       stats: isSet(object.stats) ? SolveStats.fromJSON(object.stats) : undefined,
+      standbyHostIds: globalThis.Array.isArray(object?.standbyHostIds)
+        ? object.standbyHostIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.standby_host_ids)
+        ? object.standby_host_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -4038,6 +4062,9 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
     if (message.stats !== undefined) {
       obj.stats = SolveStats.toJSON(message.stats);
     }
+    if (message.standbyHostIds?.length) {
+      obj.standbyHostIds = message.standbyHostIds;
+    }
     return obj;
   },
 
@@ -4052,6 +4079,7 @@ export const PlaceBatchResponse: MessageFns<PlaceBatchResponse> = {
     message.stats = (object.stats !== undefined && object.stats !== null)
       ? SolveStats.fromPartial(object.stats)
       : undefined;
+    message.standbyHostIds = object.standbyHostIds?.map((e) => e) || [];
     return message;
   },
 };
