@@ -27,6 +27,11 @@ export const ConfigSchema = z
     maxBatch: z.number().int().positive().default(50_000),
     maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
     shutdownGraceMs: z.number().int().min(0).default(10_000),
+    // HTTP request bounds (src/api/http.ts, README "Limits").
+    httpHeadersTimeoutMs: z.number().int().min(100).default(5_000).describe('HTTP: a request\'s headers must arrive within this, ms (else 408)'),
+    httpBodyTimeoutMs: z.number().int().min(100).default(10_000).describe('HTTP: a request\'s body must arrive within this after its headers, ms (else 408)'),
+    httpMaxBufferedBytes: z.number().int().positive().default(64 * 1024 * 1024).describe('HTTP: most request-body bytes held across all requests at once (else 413 with Retry-After)'),
+    httpMaxJsonDepth: z.number().int().min(8).max(10_000).default(100).describe('HTTP: deepest JSON nesting of a request body (else 400)'),
     // Persistence and telemetry history (src/telemetry/influx, docs in README "InfluxDB").
     store: z.enum(['memory', 'influx']).default('memory').describe('telemetry store: memory (default) or influx (InfluxDB 1.x persistence)'),
     influxUrl: z.string().url().optional().describe('InfluxDB 1.x URL with the database as path, e.g. http://127.0.0.1:8086/wattplace (created if missing)'),
@@ -69,7 +74,13 @@ export const ConfigSchema = z
     keplerUrls: z.string().default('').describe('Kepler exporter metrics URLs, comma-separated; "node=URL" names the host (empty = off)'),
     keplerIntervalMs: z.number().int().min(1000).default(15_000).describe('Kepler scrape interval'),
     keplerTimeoutMs: z.number().int().positive().default(5_000).describe('Kepler scrape timeout'),
-    consolidationMigrationWatts: z.number().nonnegative().default(0).describe('watts each migration of a consolidation plan must save (0 = any saving)'),
+    overloadTarget: z
+      .number()
+      .gt(0)
+      .lt(0.5)
+      .default(0.005)
+      .describe('share of active host time with demand above capacity that POST /v1/rebalance may spend (0.005 = 0.5 %); sets its margins each call'),
+    consolidationMigrationWatts: z.number().nonnegative().default(2).describe('watts each migration of a consolidation plan must save (priced into the plan: a host is freed only when it saves more than its migrations cost)'),
   })
   .strict();
 

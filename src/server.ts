@@ -69,7 +69,18 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   const core = new Wattplace(coreConfig(cfg), opts.clock);
   const metrics = new Metrics(core);
   security.attachMetrics(metrics.registry);
-  const httpApi = new HttpApi({ maxBodyBytes: cfg.maxMessageBytes, tls: security.httpTls }, metrics, log);
+  const httpApi = new HttpApi(
+    {
+      maxBodyBytes: cfg.maxMessageBytes,
+      headersTimeoutMs: cfg.httpHeadersTimeoutMs,
+      bodyTimeoutMs: cfg.httpBodyTimeoutMs,
+      maxBufferedBytes: cfg.httpMaxBufferedBytes,
+      maxJsonDepth: cfg.httpMaxJsonDepth,
+      tls: security.httpTls,
+    },
+    metrics,
+    log,
+  );
   if (security.httpGuard) httpApi.setGuard(security.httpGuard);
   const influx =
     cfg.store === 'influx' || cfg.telegraf
@@ -86,7 +97,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
     contentType: metrics.registry.contentType,
   }));
   const deps = { core, metrics, log };
-  for (const p of [k8sPlugin(cfg), rebalancePlugin(), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
+  for (const p of [k8sPlugin(cfg), rebalancePlugin(cfg.overloadTarget), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
   const kepler = keplerFromConfig(cfg, { core, log, metrics });
   // PlaceBatch and PlanConsolidation (src/decision/batch*.ts), on by default; opts.extra overrides
   const solverMetrics = new SolverMetrics(metrics.registry);

@@ -6,6 +6,7 @@ import { CloudSimPolicy } from '../src/sim/policies/cloudsim';
 import { DEFAULT_WATTPLACE_POLICY, WattplacePolicy } from '../src/sim/policies/wattplace';
 import { buildFleet } from '../src/sim/cluster';
 import { HP_G4, HP_G5, catalogHostType } from '../src/sim/planetlab';
+import { checkScenario, makePolicy } from '../src/sim/scenario';
 
 /** G4 = 2 × 1860 MIPS (3720), P 86…117 W; G5 = 2 × 2660 (5320), P 93.7…135 W (SPECpower tables). */
 const g4g5 = (types: ('g4' | 'g5')[]): Fleet => {
@@ -203,6 +204,7 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
     //   vm0 870·1825 = 1.59 M, vm1 1740·1760 = 3.06 M, vm2 613·1695 = 1.04 M → vm2 → h1.
     const cfg = (useCurrent: boolean) => ({
       ...DEFAULT_WATTPLACE_POLICY,
+      overloadTarget: undefined, // fixed margins
       useCurrent,
       rebalance: { ...DEFAULT_WATTPLACE_POLICY.rebalance, z: 0, maxDrains: 0 },
     });
@@ -224,5 +226,25 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
     };
     expect(run(true)).toEqual([[], [2, 1]]);
     expect(run(false)).toEqual([[], []]);
+  });
+});
+
+describe('scenario params: overloadTarget', () => {
+  const base = {
+    trace: { csv: 'x.csv' },
+    hostTypes: [{ name: 'g5', count: 2, coreMips: 2660, cores: 2, ramMb: 4096, power: { catalog: 'hp-ml110-g5' } }],
+  };
+  it.each([
+    ['default: target 0.5 %', { name: 'wattplace' }, 0.005],
+    ['explicit target', { name: 'wattplace', params: { overloadTarget: 0.02 } }, 0.02],
+    ['fixed margins without a target (expert)', { name: 'wattplace', params: { z: 2 } }, undefined],
+    ['target wins over fixed margins', { name: 'wattplace', params: { z: 2, overloadTarget: 0.01 } }, 0.01],
+  ])('%s', (_n, entry, target) => {
+    const s = checkScenario({ ...base, policies: [entry] });
+    const p = makePolicy(s.policies[0]) as WattplacePolicy;
+    expect(p.cfg.overloadTarget).toBe(target);
+  });
+  it.each([0, 0.5, -1])('rejects overloadTarget %s naming the field', (t) => {
+    expect(() => checkScenario({ ...base, policies: [{ name: 'wattplace', params: { overloadTarget: t } }] })).toThrow(/policies\[0\]\.params\.overloadTarget: Too (small|big)/);
   });
 });

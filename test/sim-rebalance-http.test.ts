@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PowerState, cpuMillis, epochMs, memBytes, watts, type HostSpec } from '../src/domain';
 import { cloudScenario } from '../src/solver/fixtures';
 import { startTestServer, type TestServer } from './helpers/grpc';
+import { loadConfig } from '../src/config';
 
 /**
  * The service runs the simulator's per-interval consolidation (forecast.ts +
@@ -229,5 +230,52 @@ describe('POST /v1/rebalance on the issue-12 cloud (30 hosts, 180 VMs)', () => {
       expect(cpu[h]).toBeLessThanOrEqual(cloud.hosts[h].vcpus);
       expect(mem[h]).toBeLessThanOrEqual(cloud.hosts[h].memGiB);
     }
+  });
+});
+
+describe('POST /v1/rebalance holds the service’s overloadTarget', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ overloadTarget: 0.02 });
+    t.server.core.registerHosts([host('a'), host('b')]);
+  });
+  afterAll(async () => t?.close());
+
+  it('starts at Φ⁻¹(1 − 0.02) = 2.054; an overloaded interval raises the margins, expert z overrides one call', async () => {
+    const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
+    const calm = await post(t, {
+      running: [
+        { workloadId: 'w1', hostId: 'a', cpuHistory: [1000, 1000], ...alloc },
+        { workloadId: 'w2', hostId: 'b', cpuHistory: [1000, 1000], ...alloc },
+      ],
+    });
+    expect(calm.status).toBe(200);
+    expect(calm.json.overloadTarget).toBe(0.02);
+    // no overload on 2 active hosts: integral −(0.02 × 2) / (0.02 × 2 × 24) = −1/24
+    const z0 = (calm.json.margins as { z: number }).z;
+    expect(z0).toBeCloseTo(2.0537 - 1 / 24, 3);
+    // host a: 5000 → 6000 on 5320: over for (6000 − 5320) / (320 + 680) = 0.68 of the interval
+    const hot = await post(t, {
+      running: [
+        { workloadId: 'w1', hostId: 'a', cpuHistory: [3000, 3000, 3500], ...alloc },
+        { workloadId: 'w3', hostId: 'a', cpuHistory: [2000, 2000, 2500], ...alloc },
+        { workloadId: 'w2', hostId: 'b', cpuHistory: [1000, 1000, 1000], ...alloc },
+      ],
+    });
+    const m = hot.json.margins as { z: number; drainZ: number; openZ: number };
+    // + (0.68 − 0.04) / 0.96 = +0.667
+    expect(m.z).toBeCloseTo(z0 + 0.64 / 0.96, 3);
+    expect(m.drainZ).toBeCloseTo(1.3 * m.z, 9);
+    expect(hot.json.observedOverload).toBeCloseTo(0.68 / 4, 9);
+    // measured 6000 > 5320 on a: relieved now, though the forecast lags
+    expect((hot.json.migrations as Move[]).some((x) => x.sourceHostId === 'a')).toBe(true);
+    const expert = await post(t, { running: [{ workloadId: 'w2', hostId: 'b', cpuHistory: [1000, 1000], ...alloc }], z: 1, drainZ: 2, openZ: 0 });
+    expect(expert.json.margins).toEqual({ z: 1, drainZ: 2, openZ: 0 });
+  });
+
+  it('a bad overloadTarget stops start-up naming the key', () => {
+    expect(() => loadConfig({ env: { WATTPLACE_OVERLOAD_TARGET: '0.7' } })).toThrow(/overloadTarget/);
+    expect(loadConfig({ flags: { overloadTarget: '0.002' } }).overloadTarget).toBe(0.002);
+    expect(loadConfig({}).overloadTarget).toBe(0.005);
   });
 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { simulateCommand } from '../src/sim/cli';
+import { SWEEP_TARGETS, simulateCommand } from '../src/sim/cli';
+import { svgChart } from '../src/sim/report';
 
 const run = promisify(execFile);
 const fx = (f: string): string => join(__dirname, 'fixtures', 'sim', f);
@@ -86,6 +87,14 @@ describe('wattplace simulate: outputs', () => {
       expect(lines.length).toBe(policies.length);
     }
     expect(dom).toContain('<table id="metrics">');
+    // the table leads with what the energy cost in service
+    expect(/<th>([^<]*)<\/th><th>([^<]*)<\/th><th>([^<]*)<\/th><th>([^<]*)<\/th>/.exec(dom)?.slice(1)).toEqual(['policy', 'overload', 'unmet', 'energy kWh']);
+    // energy–overload chart: one point per policy plus the wattplace target sweep, joined by a line
+    const tr = /<svg[^>]*id="chart-tradeoff"[\s\S]*?<\/svg>/.exec(dom);
+    expect(tr).not.toBeNull();
+    const pts = (tr as RegExpExecArray)[0].match(/<circle[^>]*class="point"/g) ?? [];
+    expect(pts.length).toBe(policies.length + SWEEP_TARGETS.length);
+    expect((tr as RegExpExecArray)[0]).toContain('class="sweep"');
     expect(dom).not.toMatch(/<script/);
   }, 120_000);
 });
@@ -140,5 +149,21 @@ describe('wattplace simulate: invalid input', () => {
     const r = spawnSync(process.execPath, [main, 'simulate', '--scenario', fx('bad-scenario.yaml'), '--no-progress'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('hostTypes[0].count');
+  });
+});
+
+describe('time-series charts are not flattened by the first steps', () => {
+  it('scales to the values after skipSeconds and notes the clipped start', () => {
+    // 12 steps of 300 s: 800 hosts for the first hour, then 40–50
+    const v = [800, 600, 400, 200, 100, 60, 60, 60, 60, 60, 60, 60, 40, 45, 50, 42];
+    const svg = svgChart('c', 'Active hosts', 'hosts', [{ name: 'p', values: v }], 300, 3600);
+    expect(svg).toContain('clipped: the first 60 min reach 800 hosts');
+    // axis top: 50 after the first hour → ceil(50 / 10) × 10 = 50
+    expect(svg).toMatch(/>50<\/text>/);
+    expect(svgChart('c', 'flat', 'W', [{ name: 'p', values: [5, 5] }], 300, 3600)).not.toContain('clipped');
+  });
+  it('log axis: 1-2-5 ticks from below the smallest value', () => {
+    const svg = svgChart('c', 'Power', 'W', [{ name: 'none', values: [100_000, 100_000] }, { name: 'w', values: [4_500, 5_000] }], 300, 0, true);
+    for (const t of ['2000', '5000', '10000', '20000', '50000', '100000']) expect(svg).toContain(`>${t}</text>`);
   });
 });

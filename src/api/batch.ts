@@ -51,11 +51,15 @@ export function batchHandlers(deps: BatchDeps) {
       const running = req.running.map((r, i) => ({ workload: workload(r.workload, `running[${i}].workload`), hostId: r.hostId }));
       const r = await planConsolidation(deps, { running, maxMigrations: req.maxMigrations, timeBudgetMs: req.timeBudgetMs, hostIds: req.hostIds });
       return {
-        migrations: r.migrations.map((m) => ({ workloadId: m.workloadId, sourceHostId: m.sourceHostId, targetHostId: m.targetHostId })),
+        migrations: r.migrations.map((m) => ({ workloadId: m.workloadId, sourceHostId: m.sourceHostId, targetHostId: m.targetHostId, reason: m.reason, enablesHostId: m.enablesHostId })),
         standbyHostIds: r.standbyHostIds,
         wattsBefore: r.wattsBefore,
         wattsAfter: r.wattsAfter,
         stats: stats(r.stats),
+        unorderedTargetMoves: r.unorderedTargetMoves.map((m) => ({ workloadId: m.workloadId, sourceHostId: m.sourceHostId, targetHostId: m.targetHostId, reason: m.reason, enablesHostId: m.enablesHostId })),
+        dropped: r.dropped,
+        hostsOn: r.hostsOn,
+        targetHostsOn: r.targetHostsOn,
       };
     },
   };

@@ -1,11 +1,23 @@
 import { status } from '@grpc/grpc-js';
-import { LimitError, NoFeasibleHostError, NotFoundError, ValidationError } from '../domain';
+import { clip, LimitError, NoFeasibleHostError, NotFoundError, ValidationError } from '../domain';
 
 /** An RPC that this server does not offer (a feature not enabled). */
 export class UnimplementedError extends Error {}
 
-/** Maps an error from the core to a gRPC status code and an HTTP status. */
-export function classify(e: unknown): { grpc: status; http: number; outcome: string; message: string; expected: boolean } {
+type Classified = { grpc: status; http: number; outcome: string; message: string; expected: boolean };
+
+/**
+ * Maps an error from the core to a gRPC status code and an HTTP status. The
+ * message is cut to MAX_ERROR_CHARS whatever it holds: a status message
+ * travels in one HTTP/2 header (grpc-message), and a header larger than the
+ * peer's limit is never delivered at all.
+ */
+export function classify(e: unknown): Classified {
+  const c = classifyRaw(e);
+  return { ...c, message: clip(c.message) };
+}
+
+function classifyRaw(e: unknown): Classified {
   if (e instanceof UnimplementedError) return { grpc: status.UNIMPLEMENTED, http: 501, outcome: 'unimplemented', message: e.message, expected: true };
   if (e instanceof LimitError) return { grpc: status.INVALID_ARGUMENT, http: 400, outcome: 'invalid', message: e.message, expected: true };
   if (e instanceof ValidationError) return { grpc: status.INVALID_ARGUMENT, http: 400, outcome: 'invalid', message: e.message, expected: true };

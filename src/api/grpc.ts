@@ -5,7 +5,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Wattplace } from '../decision';
-import { ValidationError } from '../domain';
+import { ValidationError, echo } from '../domain';
 import * as pb from '../gen/wattplace/v1/wattplace';
 import {
   candidatesFromPb,
@@ -15,7 +15,8 @@ import {
   workloadFromPb,
 } from './convert';
 import { classify, UnimplementedError } from './errors';
-import { PlacementServiceWire } from './wire';
+import { BadRequest, withStrictRequests } from './grpc-decode';
+import { placementServiceWire } from './wire';
 import { getPowerModel } from './learned';
 import type { Metrics } from './metrics';
 
@@ -62,6 +63,11 @@ export function unary<Req, Res>(rpc: string, deps: GrpcDeps, fn: Handler<Req, Re
       callback(null, res);
     };
     let out: Res | Promise<Res>;
+    // Not a valid request message, or a string beyond its bound (grpc-decode.ts).
+    if ((call.request as unknown) instanceof BadRequest) {
+      fail((call.request as unknown as BadRequest).error);
+      return;
+    }
     try {
       out = fn(call.request, call);
     } catch (e) {
@@ -101,7 +107,7 @@ export function telemetryService(deps: GrpcDeps): pb.TelemetryServiceServer {
       const specs = req.hosts.map((h, i) => hostFromPb(h, `hosts[${i}]`));
       const seen = new Set<string>();
       specs.forEach((s, i) => {
-        if (seen.has(s.id)) throw new ValidationError(`hosts[${i}].id`, `duplicate host id ${JSON.stringify(s.id)} in one request`);
+        if (seen.has(s.id)) throw new ValidationError(`hosts[${i}].id`, `duplicate host id ${echo(s.id)} in one request`);
         seen.add(s.id);
       });
       return core.registerHosts(specs);
@@ -118,7 +124,29 @@ export function telemetryService(deps: GrpcDeps): pb.TelemetryServiceServer {
       const r = { accepted: 0, rejected: 0, sitesAccepted: 0, sitesRejected: 0, errors: [] as { index: number; hostId: string; field: string; reason: string }[] };
       let index = 0;
       let sinceFlush = 0;
-      call.on('data', (msg: pb.HostSample) => {
+      let finished = false;
+      const finish = () => {
+        finished = true;
+        if (sinceFlush > 0) core.collector.changed();
+        metrics.samplesIngested.inc({ rpc: 'StreamReport' }, r.accepted);
+        end();
+      };
+      call.on('data', (msg: pb.HostSample | BadRequest) => {
+        if (finished) return;
+        if (msg instanceof BadRequest) {
+          // The stream ends at a frame that is not a valid HostSample; what came before it
+          // stays stored, and the status (message and trailers) says how much that was.
+          finish();
+          metrics.decisions.inc({ rpc: 'StreamReport', outcome: 'invalid' });
+          const e = msg.error;
+          const field = e.field === 'body' ? `samples[${index}]` : `samples[${index}].${e.field}`;
+          const trailers = new grpc.Metadata();
+          trailers.set('wattplace-samples-accepted', String(r.accepted));
+          trailers.set('wattplace-samples-rejected', String(r.rejected));
+          const details = new ValidationError(field, `${e.problem}; the stream ends here: ${r.accepted} samples before it were stored, ${r.rejected} rejected`).message;
+          callback({ code: grpc.status.INVALID_ARGUMENT, details, metadata: trailers } as grpc.ServiceError);
+          return;
+        }
         const p = core.reportOne(sampleFromPb(msg));
         if (p === null) {
           r.accepted++;
@@ -134,16 +162,13 @@ export function telemetryService(deps: GrpcDeps): pb.TelemetryServiceServer {
         index++;
       });
       call.on('end', () => {
-        if (sinceFlush > 0) core.collector.changed();
-        metrics.samplesIngested.inc({ rpc: 'StreamReport' }, r.accepted);
+        if (finished) return;
+        finish();
         metrics.decisions.inc({ rpc: 'StreamReport', outcome: 'ok' });
-        end();
         callback(null, reportResponse(r));
       });
       call.on('error', () => {
-        if (sinceFlush > 0) core.collector.changed();
-        metrics.samplesIngested.inc({ rpc: 'StreamReport' }, r.accepted);
-        end();
+        if (!finished) finish();
       });
     },
   };
@@ -209,9 +234,9 @@ export function buildGrpcServer(deps: GrpcDeps, opts: GrpcServerOptions): { serv
     'grpc.max_send_message_length': opts.maxMessageBytes,
     interceptors: opts.interceptors ?? [],
   });
-  server.addService(pb.TelemetryServiceService, telemetryService(deps) as unknown as grpc.UntypedServiceImplementation);
+  server.addService(withStrictRequests(pb.TelemetryServiceService), telemetryService(deps) as unknown as grpc.UntypedServiceImplementation);
   // Generated definition, with fast encoders for the Place / Evaluate answers (wire.ts).
-  server.addService(PlacementServiceWire, placementService(deps, opts.extra) as unknown as grpc.UntypedServiceImplementation);
+  server.addService(withStrictRequests(placementServiceWire(opts.maxMessageBytes)), placementService(deps, opts.extra) as unknown as grpc.UntypedServiceImplementation);
   const health = new HealthImplementation({
     '': 'SERVING',
     'wattplace.v1.TelemetryService': 'SERVING',

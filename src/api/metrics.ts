@@ -110,6 +110,8 @@ export class Metrics {
       help: 'Reservations not yet released, confirmed or expired.',
       registers: [this.registry],
       collect() {
+        // Expired reservations end when read: a scrape sees the truth, not the count of the last decision.
+        core.reservations.expire(core.clock());
         this.set(core.reservations.size);
       },
     });

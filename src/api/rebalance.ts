@@ -1,8 +1,9 @@
-import { LimitError, PowerState, ValidationError } from '../domain';
+import { LimitError, PowerState, ValidationError, echo } from '../domain';
 import type { HttpApi } from './http';
 import { DEFAULT_FORECAST, WorkloadForecaster } from '../decision/forecast';
 import { DEFAULT_REBALANCE, Rebalancer, type RebalanceConfig } from '../decision/rebalance';
 import type { Wattplace } from '../decision/wattplace';
+import { DEFAULT_OVERLOAD_CONTROL, DEFAULT_OVERLOAD_TARGET, OverloadController, intervalOverload, type Margins } from '../decision/overload-target';
 
 /** Most running workloads one rebalance request may carry, and samples of history per workload. */
 export const REBALANCE_LIMITS = { maxWorkloads: 50_000, maxHistory: 1000 };
@@ -22,7 +23,7 @@ interface RunningBody {
 }
 
 const num = (v: unknown, field: string, min = 0): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ValidationError(field, `must be a finite number ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ValidationError(field, `must be a finite number ≥ ${min}, got ${echo(v)}`);
   return v;
 };
 
@@ -35,7 +36,17 @@ const num = (v: unknown, field: string, min = 0): number => {
  *                   "cpuMillis" | "vcpus", "memBytes", "cost"? }],
  *     "z"?, "drainZ"?, "openZ"?, "maxMigrations"? }
  *   → { "migrations": [{ workloadId, sourceHostId, targetHostId }] (in order),
- *       "drainedHostIds", "wokenHostIds", "unresolved" }
+ *       "drainedHostIds", "wokenHostIds", "unresolved",
+ *       "overloadTarget", "observedOverload", "margins": { z, drainZ, openZ } }
+ *
+ * Margins: the service's `overloadTarget` (config key, `--overload-target`,
+ * WATTPLACE_OVERLOAD_TARGET) drives an OverloadController
+ * (src/decision/overload-target.ts, the one the simulator's policy uses). Call
+ * once per telemetry interval: each call observes the interval that just ended
+ * on every host with listed workloads (Σ of the last two cpuHistory samples
+ * against the registered CPU, linear in between) and sets the margins for this
+ * plan. `z`, `drainZ`, `openZ` in the body are expert overrides: that call
+ * uses them (the observation is still counted).
  *
  * Hosts in MAINTENANCE take nothing new. Power comes from each host's model.
  * Two views are kept safe at every step, the moving workload counted on its
@@ -51,13 +62,14 @@ const num = (v: unknown, field: string, min = 0): number => {
  *    A host already above that receives nothing (it is not relieved for it).
  * Bad input is a 400 naming the field.
  */
-export function rebalancePlugin() {
+export function rebalancePlugin(overloadTarget = DEFAULT_OVERLOAD_TARGET) {
   return ({ core, http }: { core: Wattplace; http: HttpApi }): void => {
-    http.route('POST', '/v1/rebalance', ({ body }) => ({ status: 200, body: rebalance(core, body) }), { metric: 'rebalance' });
+    const control = new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: overloadTarget });
+    http.route('POST', '/v1/rebalance', ({ body }) => ({ status: 200, body: rebalance(core, body, control) }), { metric: 'rebalance' });
   };
 }
 
-export function rebalance(core: Wattplace, body: unknown) {
+export function rebalance(core: Wattplace, body: unknown, control: OverloadController = new OverloadController()) {
   if (typeof body !== 'object' || body === null) throw new ValidationError('body', 'must be a JSON object');
   const b = body as Record<string, unknown>;
   if (!Array.isArray(b.running)) throw new ValidationError('running', 'must be an array');
@@ -79,6 +91,7 @@ export function rebalance(core: Wattplace, body: unknown) {
   const mem = new Float64Array(n);
   const cost = new Float64Array(n);
   const alloc = new Float64Array(n);
+  const current = new Float64Array(n);
   const ids: string[] = new Array(n);
   const fc = new WorkloadForecaster(DEFAULT_FORECAST);
   fc.ensure(n);
@@ -87,18 +100,19 @@ export function rebalance(core: Wattplace, body: unknown) {
     const at = `running[${i}]`;
     if (typeof r !== 'object' || r === null) throw new ValidationError(at, 'must be an object');
     if (typeof r.workloadId !== 'string' || !r.workloadId) throw new ValidationError(`${at}.workloadId`, 'required');
-    if (seen.has(r.workloadId)) throw new ValidationError(`${at}.workloadId`, `duplicate workload id ${JSON.stringify(r.workloadId)}`);
+    if (seen.has(r.workloadId)) throw new ValidationError(`${at}.workloadId`, `duplicate workload id ${echo(r.workloadId)}`);
     seen.add(r.workloadId);
     ids[i] = r.workloadId;
     if (typeof r.hostId !== 'string') throw new ValidationError(`${at}.hostId`, 'required');
     const h = snap.indexOf(r.hostId);
-    if (h < 0) throw new ValidationError(`${at}.hostId`, `unknown host ${JSON.stringify(r.hostId)}: not registered with wattplace`);
+    if (h < 0) throw new ValidationError(`${at}.hostId`, `unknown host ${echo(r.hostId)}: not registered with wattplace`);
     host[i] = h;
     if (!Array.isArray(r.cpuHistory) || r.cpuHistory.length === 0) throw new ValidationError(`${at}.cpuHistory`, 'needs at least one sample');
     if (r.cpuHistory.length > REBALANCE_LIMITS.maxHistory) throw new LimitError(`${at}.cpuHistory`, `at most ${REBALANCE_LIMITS.maxHistory} samples, got ${r.cpuHistory.length}`);
     fc.reset(i);
     (r.cpuHistory as unknown[]).forEach((x, k) => fc.observe(i, num(x, `${at}.cpuHistory[${k}]`)));
     mean[i] = fc.forecast(i);
+    current[i] = (r.cpuHistory as number[])[r.cpuHistory.length - 1];
     variance[i] = fc.variance(i);
     if (r.cpuMillis !== undefined && r.vcpus !== undefined) throw new ValidationError(`${at}.vcpus`, 'give cpuMillis or vcpus, not both');
     if (r.cpuMillis === undefined && r.vcpus === undefined) throw new ValidationError(`${at}.cpuMillis`, 'required: the CPU allocation in millicores (or vcpus)');
@@ -128,9 +142,32 @@ export function rebalance(core: Wattplace, body: unknown) {
     allocCap[h] = cfgCore.cpuCeiling * snap.capCpu[h] * cfgCore.cpuAllocationRatio - fixedC;
     memCap[h] = snap.capMem[h] * cfgCore.memAllocationRatio - fixedM;
   }
+  // the interval that just ended, per host: Σ previous and Σ latest samples of its workloads
+  const a = new Float64Array(snap.size);
+  const bNow = new Float64Array(snap.size);
+  const seenHost = new Uint8Array(snap.size);
+  running.forEach((r, i) => {
+    const hist = r.cpuHistory as number[];
+    if (hist.length < 2) return;
+    const h = host[i];
+    seenHost[h] = 1;
+    a[h] += hist[hist.length - 2];
+    bNow[h] += hist[hist.length - 1];
+  });
+  let active = 0;
+  let over = 0;
+  for (let h = 0; h < snap.size; h++) {
+    if (!seenHost[h]) continue;
+    active++;
+    over += intervalOverload(a[h], bNow[h], snap.capCpu[h]);
+  }
+  control.observe(over, active);
+  const expert = b.z !== undefined || b.drainZ !== undefined || b.openZ !== undefined;
+  const margins: Margins = expert ? { z: cfg.z, drainZ: cfg.drainZ, openZ: cfg.openZ } : control.margins();
   const plan = new Rebalancer(cfg).plan(
     { n: snap.size, cap: snap.capCpu, memCap, models: snap.models, usable, allocCap },
-    { n, host, mean, variance, mem, cost, alloc },
+    { n, host, mean, variance, mem, cost, alloc, current },
+    margins,
   );
   const moves: { workloadId: string; sourceHostId: string; targetHostId: string }[] = [];
   const where = Int32Array.from(host);
@@ -145,5 +182,8 @@ export function rebalance(core: Wattplace, body: unknown) {
     drainedHostIds: plan.drained.map((h) => snap.ids[h]),
     wokenHostIds: plan.opened.map((h) => snap.ids[h]),
     unresolved: plan.unresolved,
+    overloadTarget: control.cfg.target,
+    observedOverload: control.rate(),
+    margins,
   };
 }

@@ -84,7 +84,7 @@ function concat(head: Uint8Array, block: Buffer, tail?: Uint8Array): Buffer {
 }
 
 /** PlaceResponse → bytes, as `PlaceResponse.encode(m).finish()` would write them. */
-export function encodePlaceResponse(m: pb.PlaceResponse): Buffer {
+function encodePlaceExact(m: pb.PlaceResponse): Buffer {
   const block = m.rejected.length > 0 ? encodeRejections(TAG_PLACE_REJECTED, m.rejected) : null;
   if (block === null) return Buffer.from(pb.PlaceResponse.encode(m).finish());
   // Fields 1–4, then the rejected list (5), then score (6): ts-proto's order.
@@ -94,19 +94,70 @@ export function encodePlaceResponse(m: pb.PlaceResponse): Buffer {
 }
 
 /** EvaluateResponse → bytes, as `EvaluateResponse.encode(m).finish()` would write them. */
-export function encodeEvaluateResponse(m: pb.EvaluateResponse): Buffer {
+function encodeEvaluateExact(m: pb.EvaluateResponse): Buffer {
   const block = m.rejected.length > 0 ? encodeRejections(TAG_EVALUATE_REJECTED, m.rejected) : null;
   if (block === null) return Buffer.from(pb.EvaluateResponse.encode(m).finish());
   const head = pb.EvaluateResponse.encode({ feasible: m.feasible, rejected: [] }).finish();
   return concat(head, block);
 }
 
+/** Encoded bytes of one list entry (tag, length, message) whose message is `sub` bytes. */
+const entryBytes = (sub: number): number => 1 + varintLength(sub) + sub;
+const strBytes = (s: string): number => (s.length === 0 ? 0 : entryBytes(Buffer.byteLength(s)));
+const rejectionBytes = (r: pb.Rejection): number => entryBytes(strBytes(r.hostId) + strBytes(r.reason));
+const scoreBytes = (s: pb.HostScore): number => entryBytes(strBytes(s.hostId) + (s.marginalWatts !== 0 ? 9 : 0) + (s.score !== 0 ? 9 : 0));
+
+/** Room kept for the entry that counts what was left out. */
+const SUMMARY_ROOM = 256;
+
+/**
+ * Cuts the lists of an answer that would not fit `maxBytes` (the server's
+ * maxMessageBytes, which grpc-js enforces on every answer): feasible hosts
+ * are kept best first, then rejected hosts in order, as many as fit; the last
+ * rejected entry, with an empty host_id, says how many were left out. Only
+ * runs for an answer that is too large, which bounded ids and reasons make
+ * rare (a reason is at most a few hundred bytes; see src/domain/names.ts).
+ */
+export function fitLists(feasible: readonly pb.HostScore[], rejected: readonly pb.Rejection[], fixedBytes: number, maxBytes: number): { feasible: pb.HostScore[]; rejected: pb.Rejection[] } {
+  let budget = maxBytes - fixedBytes - SUMMARY_ROOM;
+  let f = 0;
+  while (f < feasible.length && (budget -= scoreBytes(feasible[f])) >= 0) f++;
+  if (f < feasible.length) budget = -1;
+  let r = 0;
+  while (budget >= 0 && r < rejected.length && (budget -= rejectionBytes(rejected[r])) >= 0) r++;
+  const leftF = feasible.length - f;
+  const leftR = rejected.length - r;
+  const what = [leftF > 0 ? `${leftF} feasible` : '', leftR > 0 ? `${leftR} rejected` : ''].filter(Boolean).join(' and ');
+  const summary: pb.Rejection = { hostId: '', reason: `${what} hosts not listed: the answer is limited to ${maxBytes} bytes (maxMessageBytes)` };
+  return { feasible: feasible.slice(0, f), rejected: [...rejected.slice(0, r), summary] };
+}
+
+/** PlaceResponse → bytes (ts-proto's bytes exactly), its lists cut to fit `maxBytes` (see fitLists). */
+export function encodePlaceResponse(m: pb.PlaceResponse, maxBytes = Infinity): Buffer {
+  const out = encodePlaceExact(m);
+  if (out.length <= maxBytes) return out;
+  const fixed = pb.PlaceResponse.encode({ ...m, rejected: [], alternatives: [] }).finish().length;
+  const cut = fitLists(m.alternatives, m.rejected, fixed, maxBytes);
+  return encodePlaceExact({ ...m, alternatives: cut.feasible, rejected: cut.rejected });
+}
+
+/** EvaluateResponse → bytes (ts-proto's bytes exactly), its lists cut to fit `maxBytes` (see fitLists). */
+export function encodeEvaluateResponse(m: pb.EvaluateResponse, maxBytes = Infinity): Buffer {
+  const out = encodeEvaluateExact(m);
+  if (out.length <= maxBytes) return out;
+  const cut = fitLists(m.feasible, m.rejected, 0, maxBytes);
+  return encodeEvaluateExact({ feasible: cut.feasible, rejected: cut.rejected });
+}
+
 /**
  * PlacementService's definition with the fast encoders for Place and
- * Evaluate answers; requests and every other method as generated.
+ * Evaluate answers, which always fit `maxBytes`; requests and every other
+ * method as generated.
  */
-export const PlacementServiceWire = {
-  ...pb.PlacementServiceService,
-  place: { ...pb.PlacementServiceService.place, responseSerialize: encodePlaceResponse },
-  evaluate: { ...pb.PlacementServiceService.evaluate, responseSerialize: encodeEvaluateResponse },
-} as const;
+export function placementServiceWire(maxBytes: number) {
+  return {
+    ...pb.PlacementServiceService,
+    place: { ...pb.PlacementServiceService.place, responseSerialize: (m: pb.PlaceResponse) => encodePlaceResponse(m, maxBytes) },
+    evaluate: { ...pb.PlacementServiceService.evaluate, responseSerialize: (m: pb.EvaluateResponse) => encodeEvaluateResponse(m, maxBytes) },
+  } as const;
+}

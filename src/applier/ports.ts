@@ -73,9 +73,10 @@ export interface ComputeCloud {
   migrations(serverId: string): Promise<Outcome<CloudMigration[]>>;
 }
 
-export type PowerStatus = 'on' | 'off';
+/** `unmanaged`: this driver neither sees nor controls the power (driver `none`); the host counts as running. */
+export type PowerStatus = 'on' | 'off' | 'unmanaged';
 
-/** A host's power: `ipmi` (its BMC), `ironic` (its bare-metal node), `none` (managed elsewhere: always `on`, on/off do nothing). */
+/** A host's power: `ipmi` (its BMC), `ironic` (its bare-metal node), `none` (managed elsewhere: status `unmanaged`, on/off do nothing). */
 export interface PowerDriver {
   readonly kind: 'ipmi' | 'ironic' | 'none';
   status(hostId: string): Promise<Outcome<PowerStatus>>;

@@ -1,4 +1,4 @@
-import { LimitError, PowerState, ValidationError, type Rejection, type Workload } from '../domain';
+import { LimitError, PowerState, ValidationError, echo, type Rejection, type Workload } from '../domain';
 import { optimize, type ExactBackend, type OptimizeResult, type SolveStats, type SolverObserver } from '../solver/optimize';
 import { selectorMatches, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
 import type { ClusterSnapshot } from '../telemetry';
@@ -74,14 +74,9 @@ export interface BatchResult {
   readonly assignments: BatchAssignment[];
   /** One per workload that was not placed; hostId is empty, the reason starts with the workload id. */
   readonly unplaced: Rejection[];
-  /**
-   * Hosts ON now that the batch leaves empty, with nothing allocated and nothing
-   * reserved when the answer is made: the objective priced them at standby watts,
-   * so a caller (or the applier) may power them down. Hosts already in STANDBY,
-   * in MAINTENANCE or with stale telemetry are not listed. Snapshot order.
-   */
-  readonly standbyHostIds: string[];
   readonly stats: SolveStats;
+  /** ON hosts that were empty and that the batch leaves empty: priced at standby watts, free to power down. */
+  readonly standbyHostIds: string[];
 }
 
 export function budgetOf(ms: number, limits: BatchLimits, field = 'time_budget_ms'): number {
@@ -99,10 +94,11 @@ export function budgetOf(ms: number, limits: BatchLimits, field = 'time_budget_m
  *                        ceiling × capCpu − measured × capCpu − reserved)   (measured view when reported)
  *   memFree        = capMem × memRatio − allocatedMem − reservedMem
  *   baseUtil       = measured utilization (or allocated / capCpu) + reserved / capCpu
- * An empty host (ON or STANDBY, nothing allocated, nothing reserved) is priced
- * from its standby watts: the batch may leave it empty and it can go to (or stay
- * in) STANDBY, so using it costs P(baseUtil + load) − P_standby. A host with
- * anything allocated or reserved stays on.
+ * An empty host (nothing allocated, no open reservation, not even a zero-size
+ * one), in STANDBY or ON, is priced from standby watts when the batch leaves it
+ * empty: a STANDBY one stays there, an ON one can go there (the answer lists
+ * those in standbyHostIds). Using it costs P(base + load) − P_standby. Every
+ * other host stays on.
  */
 export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): SolverHost {
   const cfg = core.config;
@@ -117,7 +113,10 @@ export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): So
   let ceilingFree = cfg.cpuCeiling * cap * cfg.cpuAllocationRatio - allocC - resC;
   if (meas === meas) ceilingFree = Math.min(ceilingFree, cfg.cpuCeiling * cap - meas * cap - resC);
   const base = (meas === meas ? meas : cap > 0 ? allocC / cap : 0) + (cap > 0 ? resC / cap : 0);
-  const empty = snap.state[h] !== PowerState.MAINTENANCE && book.countOn(h) === 0 && allocC === 0 && allocM === 0;
+  const state = snap.state[h];
+  // a zero-size reservation still holds the host for a workload on its way
+  const empty = book.countOn(h) === 0 && resC === 0 && resM === 0 && allocC === 0 && allocM === 0;
+  const idleStandby = empty && (state === PowerState.STANDBY || state === PowerState.ON);
   return {
     id: snap.ids[h],
     capCpu: cap,
@@ -128,7 +127,7 @@ export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): So
     model: snap.models[h],
     state: snap.state[h] as PowerState,
     labels: snap.specs[h].labels,
-    canStandby: empty,
+    canStandby: idleStandby,
   };
 }
 
@@ -167,7 +166,7 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
   workloads.forEach((w, i) => {
     checkWorkload(w, `workloads[${i}]`);
     if (!w.id) throw new ValidationError(`workloads[${i}].id`, 'required');
-    if (seen.has(w.id)) throw new ValidationError(`workloads[${i}].id`, `duplicate workload id ${JSON.stringify(w.id)} in one batch`);
+    if (seen.has(w.id)) throw new ValidationError(`workloads[${i}].id`, `duplicate workload id ${echo(w.id)} in one batch`);
     seen.add(w.id);
   });
   const now = core.clock();
@@ -220,14 +219,18 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
     const r = book.reserve(ws[w].id, h, snap2.ids[h], ws[w].cpu, ws[w].mem, now2, core.store.allocatedNow(h));
     assignments.push({ workloadId: ws[w].id, hostId: snap2.ids[h], reservationId: r.id });
   }
-  // Empty after the batch, checked on the live view: a concurrent Place may have
-  // reserved on a host the solve left empty, and such a host must stay on.
+  // Empty ON hosts the batch did not use: the objective counted them at standby watts.
+  const used = new Uint8Array(snap2.size);
+  for (const a of assignments) used[snap2.indexOf(a.hostId)] = 1;
   const standbyHostIds: string[] = [];
-  for (let i = 0; i < hostIdx.length; i++) {
+  for (let i = 0; i < hosts.length; i++) {
     const h = hostIdx[i];
-    if (!hosts[i].canStandby || h >= snap2.size || snap2.ids[h] !== snap.ids[h]) continue;
-    if (snap2.state[h] !== PowerState.ON || now2 - snap2.lastSampleMs[h] > core.config.staleAfterMs) continue;
-    if (snap2.allocCpu[h] === 0 && snap2.allocMem[h] === 0 && book.countOn(h) === 0) standbyHostIds.push(snap2.ids[h]);
+    if (!hosts[i].canStandby || hosts[i].state !== PowerState.ON || used[h]) continue;
+    // still empty now (a concurrent Place may have reserved on it while the batch was solved)
+    const live = batchHost(core, snap2, h);
+    // and its telemetry is still fresh (a host gone quiet is not one to power down blind)
+    const fresh = !(now2 - snap2.lastSampleMs[h] > core.config.staleAfterMs);
+    if (live.canStandby && live.state === PowerState.ON && fresh) standbyHostIds.push(snap2.ids[h]);
   }
-  return { assignments, unplaced, standbyHostIds, stats: res.stats };
+  return { assignments, unplaced, stats: res.stats, standbyHostIds };
 }

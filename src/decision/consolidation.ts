@@ -1,6 +1,6 @@
-import { LimitError, PowerState, ValidationError, type Workload } from '../domain';
+import { LimitError, PowerState, ValidationError, echo, type Workload } from '../domain';
 import type { SolveStats } from '../solver/optimize';
-import { orderMigrations } from '../solver/plan';
+import { planCounts, planDrain, type DrainPlan, type MoveReason } from '../solver/consolidate';
 import { currentAssignment, prepare, evaluate, type Problem, type SolverHost, type SolverWorkload } from '../solver/problem';
 import { verify, verifyPlan } from '../solver/verify';
 import { budgetOf, checkSize, DEFAULT_BATCH_LIMITS, optimizeShared, type BatchDeps } from './batch';
@@ -25,6 +25,10 @@ export interface PlannedMigration {
   readonly workloadId: string;
   readonly sourceHostId: string;
   readonly targetHostId: string;
+  /** drain: empties its source; enable: makes room for the drain of `enablesHostId`; relief: takes its source back within a limit. */
+  readonly reason: MoveReason;
+  /** The host this move helps to free (its source for a drain move); empty for relief. */
+  readonly enablesHostId: string;
 }
 
 export interface ConsolidationPlan {
@@ -35,14 +39,23 @@ export interface ConsolidationPlan {
   readonly wattsBefore: number;
   readonly wattsAfter: number;
   readonly stats: SolveStats;
-  /** Moves of the optimizer's target that no order could make without over-commit (left out). */
+  /** Moves of the optimizer's target off hosts the target frees that the plan could not make (those hosts stay on). */
   readonly dropped: number;
+  /** The optimizer's target moves the plan does not make as the target has them, as workload → target host. */
+  readonly unorderedTargetMoves: PlannedMigration[];
+  /** Hosts the plan leaves on, hosts the optimizer's target leaves on. */
+  readonly hostsOn: number;
+  readonly targetHostsOn: number;
+  /** Moves off a host that stays on without making room for another drain (0 by construction). */
+  readonly pointless: number;
 }
 
 /**
  * PlanConsolidation. The problem, per host in scope, with the hot path's capacity
- * and ceiling rules on the allocated view (measured utilization includes the very
- * workloads being moved, so it is not used here):
+ * and ceiling rules on the allocated view, and the ceiling on the measured view
+ * for each step of the plan (a host's measured CPU is split among what is
+ * allocated on it in proportion to the allocations; a moving workload takes its
+ * share along and counts on both hosts while it moves):
  *   fixed load     = allocation the orchestrator reported beyond the listed workloads
  *                    (max(0, allocated − Σ listed)) + open reservations
  *   cpuFree        = capCpu × cpuRatio − fixed;  cpuCeilingFree = ceiling × capCpu × cpuRatio − fixed
@@ -82,11 +95,11 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     req.running.forEach((r, i) => {
       checkWorkload(r.workload, `running[${i}].workload`);
       if (!r.workload.id) throw new ValidationError(`running[${i}].workload.id`, 'required');
-      if (seen.has(r.workload.id)) throw new ValidationError(`running[${i}].workload.id`, `duplicate workload id ${JSON.stringify(r.workload.id)}`);
+      if (seen.has(r.workload.id)) throw new ValidationError(`running[${i}].workload.id`, `duplicate workload id ${echo(r.workload.id)}`);
       seen.add(r.workload.id);
       if (!r.hostId) throw new ValidationError(`running[${i}].host_id`, 'required');
       const h = snap.indexOf(r.hostId);
-      if (h < 0) throw new ValidationError(`running[${i}].host_id`, `unknown host ${JSON.stringify(r.hostId)}: not registered with wattplace`);
+      if (h < 0) throw new ValidationError(`running[${i}].host_id`, `unknown host ${echo(r.hostId)}: not registered with wattplace`);
       movable.push({ w: r.workload, h, reservation: false });
     });
   } else {
@@ -101,12 +114,12 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     const set = new Set<number>();
     req.hostIds.forEach((id, i) => {
       const h = snap.indexOf(id);
-      if (h < 0) throw new ValidationError(`host_ids[${i}]`, `unknown host ${JSON.stringify(id)}: not registered with wattplace`);
+      if (h < 0) throw new ValidationError(`host_ids[${i}]`, `unknown host ${echo(id)}: not registered with wattplace`);
       set.add(h);
     });
     movable.forEach((m, i) => {
       if (!set.has(m.h)) {
-        if (req.running.length > 0) throw new ValidationError(`running[${i}].host_id`, `host ${JSON.stringify(snap.ids[m.h])} is not among host_ids`);
+        if (req.running.length > 0) throw new ValidationError(`running[${i}].host_id`, `host ${echo(snap.ids[m.h])} is not among host_ids`);
       }
     });
     scope = [...set].sort((a, b) => a - b);
@@ -152,9 +165,25 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
       state: frozen ? PowerState.MAINTENANCE : (snap.state[h] as PowerState),
       labels: snap.specs[h].labels,
       canStandby: !frozen && fixedC === 0 && fixedM === 0,
+      ...(snap.cpuUtil[h] === snap.cpuUtil[h] ? { measuredCpu: snap.cpuUtil[h] * cap, measuredLimit: ceil * cap } : {}),
     };
   });
-  const ws: SolverWorkload[] = mine.map((m) => ({ id: m.w.id, cpu: m.w.demand.cpuMillis, mem: m.w.demand.memBytes, selector: m.w.selector ?? {}, current: inScope[m.h] }));
+  // Each workload's share of its host's measured CPU, in proportion to its allocation among all
+  // that is allocated there (listed, reserved or reported): the measured view moves with it.
+  const measuredShare = (m: (typeof mine)[number]): number => {
+    const u = snap.cpuUtil[m.h];
+    if (!(u === u)) return 0;
+    const total = Math.max(snap.allocCpu[m.h], listedC[m.h]) + (book.cpu[m.h] ?? 0);
+    return total > 0 ? (u * snap.capCpu[m.h] * m.w.demand.cpuMillis) / total : 0;
+  };
+  const ws: SolverWorkload[] = mine.map((m) => ({
+    id: m.w.id,
+    cpu: m.w.demand.cpuMillis,
+    mem: m.w.demand.memBytes,
+    selector: m.w.selector ?? {},
+    current: inScope[m.h],
+    measuredCpu: measuredShare(m),
+  }));
   const problem: Problem = { hosts, workloads: ws, maxMigrations: req.maxMigrations === 0 ? Infinity : req.maxMigrations, migrationWatts: deps.migrationWatts ?? 0 };
   const pp = prepare(problem);
   const cur = currentAssignment(problem);
@@ -167,11 +196,23 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     wattsBefore += on ? x.model.watts(x.baseUtil + curEval.loadCpu[i] / x.capCpu) : x.model.standbyWatts;
   }
 
-  const res = ws.length > 0 ? await optimizeShared(deps, problem, budget, 'PlanConsolidation') : undefined;
+  // the optimizer's answer is the target and the bound; its stats go to the metrics with the plan's own objective
+  const outer = deps.observer?.('PlanConsolidation');
+  const quiet: BatchDeps = { ...deps, observer: outer ? () => ({ ...outer, solved: undefined }) : undefined };
+  const res = ws.length > 0 ? await optimizeShared(quiet, problem, budget, 'PlanConsolidation') : undefined;
   const target = res ? res.assignment : cur;
   // workloads the optimizer could not place stay where they are
   for (let w = 0; w < ws.length; w++) if (target[w] < 0) target[w] = cur[w];
-  const plan = orderMigrations(problem, cur, target);
+  // the plan: a sequence of live migrations that fit at every step, hosts freed in
+  // efficiency order from the current placement. It does not depend on the optimizer's
+  // time budget, so the same request on the same snapshot gives the same plan. Only when
+  // the optimizer proved its target optimal (which does not depend on time either) is the
+  // plan guided by that target, and used when cheaper.
+  const maxMig = problem.maxMigrations;
+  const own = planDrain(problem, cur, null, { maxMigrations: maxMig });
+  const guided = res?.stats.proven ? planDrain(problem, cur, target, { maxMigrations: maxMig }) : own;
+  const cost = (d: DrainPlan) => evaluate(pp, d.final).watts + problem.migrationWatts * d.steps.length;
+  const plan = cost(guided) < cost(own) - 1e-6 ? guided : own;
   const bad = verifyPlan(problem, cur, plan.steps);
   if (bad.length) throw new Error(`consolidation plan failed its step check: ${bad[0].message}`);
   // the end state must itself satisfy every constraint that held before (a host already over stays only if untouched)
@@ -190,7 +231,26 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
       wattsAfter += x.model.watts(x.baseUtil + finalEval.loadCpu[i] / x.capCpu);
     }
   }
-  const migrations = plan.steps.map((s) => ({ workloadId: ws[s.workload].id, sourceHostId: hosts[s.from].id, targetHostId: hosts[s.to].id }));
+  const migrations = plan.steps.map((s) => ({
+    workloadId: ws[s.workload].id,
+    sourceHostId: hosts[s.from].id,
+    targetHostId: hosts[s.to].id,
+    reason: s.reason,
+    enablesHostId: s.enables >= 0 ? hosts[s.enables].id : '',
+  }));
+  // the target's moves the plan does not make as the target has them
+  const tCount = new Int32Array(hosts.length);
+  for (let w = 0; w < ws.length; w++) tCount[target[w]]++;
+  const unorderedTargetMoves: PlannedMigration[] = [];
+  let dropped = 0;
+  for (let w = 0; w < ws.length; w++) {
+    if (target[w] === cur[w] || plan.final[w] === target[w]) continue;
+    unorderedTargetMoves.push({ workloadId: ws[w].id, sourceHostId: hosts[cur[w]].id, targetHostId: hosts[target[w]].id, reason: 'drain', enablesHostId: tCount[cur[w]] === 0 ? hosts[cur[w]].id : '' });
+    if (tCount[cur[w]] === 0 && finalEval.count[cur[w]] > 0) dropped++;
+  }
+  const counts = planCounts(problem, plan.final, plan.steps);
+  let targetHostsOn = 0;
+  for (let h = 0; h < hosts.length; h++) if (tCount[h] > 0 || !hosts[h].canStandby) targetHostsOn++;
   let stats: SolveStats;
   if (res) {
     const objective = finalEval.objective;
@@ -202,9 +262,21 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     };
     // sanity: the end state passes the verifier whenever the start did
     if (verify(problem, cur).length === 0 && verify(problem, plan.final).length > 0) throw new Error('consolidation end state failed verification');
+    outer?.solved?.(stats);
   } else {
     stats = { objective: finalEval.objective, bound: finalEval.objective, gap: 0, method: 'none', elapsedMs: 0, proven: true, solves: 0, accepted: 0 };
   }
-  deps.observer?.('PlanConsolidation').consolidated?.(wattsBefore, wattsAfter);
-  return { migrations, standbyHostIds, wattsBefore, wattsAfter, stats, dropped: plan.dropped.length };
+  outer?.consolidated?.(wattsBefore, wattsAfter);
+  return {
+    migrations,
+    standbyHostIds,
+    wattsBefore,
+    wattsAfter,
+    stats,
+    dropped,
+    unorderedTargetMoves,
+    hostsOn: counts.hostsOn,
+    targetHostsOn,
+    pointless: counts.pointless,
+  };
 }

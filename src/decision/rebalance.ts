@@ -1,4 +1,5 @@
 import type { PowerModel } from '../power';
+import type { Margins } from './overload-target';
 
 /**
  * One consolidation step over a running cluster, safe against the next
@@ -241,8 +242,13 @@ export class Rebalancer {
     return -1;
   }
 
-  plan(hs: RebalanceHosts, w: RebalanceWorkloads): RebalancePlan {
-    const cfg = this.cfg;
+  /**
+   * One step. `margins` replaces the configured z / drainZ / openZ for this
+   * call (an OverloadController's answer for the interval).
+   */
+  plan(hs: RebalanceHosts, w: RebalanceWorkloads, margins?: Margins): RebalancePlan {
+    const cfg = margins ? { ...this.cfg, z: margins.z, drainZ: margins.drainZ, openZ: margins.openZ } : this.cfg;
+    if (margins) for (const k of ['z', 'drainZ', 'openZ'] as const) if (!(Number.isFinite(cfg[k]) && cfg[k] >= 0)) throw new RangeError(`rebalance ${k} must be a finite number ≥ 0, got ${cfg[k]}`);
     const n = hs.n;
     if (this.F.length < n) {
       this.F = new Float64Array(n);

@@ -1,6 +1,4 @@
-import { ValidationError, type Candidate, type Workload } from '../domain';
-
-const MAX_SELECTOR = 64;
+import { checkLabels, checkName, MAX_SELECTOR_ENTRIES, ValidationError, type Candidate, type Workload } from '../domain';
 
 /** Checks a workload as any adapter delivers it; errors name the field under `field`. */
 export function checkWorkload(w: Workload | undefined, field = 'workload'): Workload {
@@ -14,17 +12,14 @@ export function checkWorkload(w: Workload | undefined, field = 'workload'): Work
   if (!Number.isSafeInteger(memBytes) || memBytes < 0) {
     throw new ValidationError(`${field}.demand.mem_bytes`, `must be a whole number ≥ 0, got ${memBytes}`);
   }
-  const keys = Object.keys(w.selector ?? {});
-  if (keys.length > MAX_SELECTOR) throw new ValidationError(`${field}.selector`, `at most ${MAX_SELECTOR} entries, got ${keys.length}`);
-  for (const k of keys) {
-    if (!k) throw new ValidationError(`${field}.selector`, 'keys must not be empty');
-    if (typeof w.selector[k] !== 'string') throw new ValidationError(`${field}.selector[${k}]`, 'must be a string');
-  }
+  checkName(w.id, `${field}.id`);
+  checkLabels(w.selector ?? {}, `${field}.selector`, MAX_SELECTOR_ENTRIES);
   return w;
 }
 
 export function checkCandidate(c: Candidate, field: string): void {
   if (!c.hostId) throw new ValidationError(`${field}.host_id`, 'required');
+  checkName(c.hostId, `${field}.host_id`);
   if (c.allocated) {
     if (!Number.isSafeInteger(c.allocated.cpuMillis) || c.allocated.cpuMillis < 0) {
       throw new ValidationError(`${field}.allocated.cpu_millis`, `must be a whole number ≥ 0, got ${c.allocated.cpuMillis}`);

@@ -1,3 +1,24 @@
+/** Most characters of a client's value any error message repeats. */
+export const MAX_ECHO_CHARS = 64;
+/** Longest error message the service sends (gRPC status message, HTTP error text), characters. */
+export const MAX_ERROR_CHARS = 2048;
+
+/**
+ * A client's value as an error message repeats it: JSON-quoted, at most
+ * MAX_ECHO_CHARS characters of it, and its length when it was cut. Every
+ * message that quotes a request's string goes through here.
+ */
+export function echo(v: unknown, max = MAX_ECHO_CHARS): string {
+  if (typeof v !== 'string') return clip(String(JSON.stringify(v)), max);
+  if (v.length <= max) return JSON.stringify(v);
+  return `${JSON.stringify(v.slice(0, max))}… (${v.length} characters)`;
+}
+
+/** A text cut to at most `max` characters (an ellipsis marks the cut). */
+export function clip(s: string, max = MAX_ERROR_CHARS): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
 /**
  * A request that cannot be served as sent. `field` names the offending input
  * with a path such as `hosts[3].power.table.watts`; adapters turn it into gRPC
@@ -8,7 +29,7 @@ export class ValidationError extends Error {
     readonly field: string,
     readonly problem: string,
   ) {
-    super(`${field}: ${problem}`);
+    super(clip(`${clip(field, 256)}: ${problem}`));
     this.name = 'ValidationError';
   }
 }
@@ -19,7 +40,7 @@ export class NotFoundError extends Error {
     readonly what: string,
     readonly id: string,
   ) {
-    super(`${what} ${JSON.stringify(id)} not found`);
+    super(`${what} ${echo(id)} not found`);
     this.name = 'NotFoundError';
   }
 }
@@ -30,9 +51,9 @@ export class NoFeasibleHostError extends Error {
     readonly workloadId: string,
     readonly rejections: readonly { hostId: string; reason: string }[],
   ) {
-    const shown = rejections.slice(0, 20).map((r) => `${r.hostId}: ${r.reason}`);
+    const shown = rejections.slice(0, 20).map((r) => `${clip(r.hostId, MAX_ECHO_CHARS)}: ${r.reason}`);
     const more = rejections.length > 20 ? `; … ${rejections.length - 20} more` : '';
-    super(`no feasible host for workload ${JSON.stringify(workloadId)} (${shown.join('; ')}${more})`);
+    super(clip(`no feasible host for workload ${echo(workloadId)} (${shown.join('; ')}${more})`));
     this.name = 'NoFeasibleHostError';
   }
 }

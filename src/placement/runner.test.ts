@@ -118,7 +118,7 @@ describe('PlacementRunner', () => {
     const rej = Object.fromEntries(r.rejected.map((x) => [snap.ids[x.hostIndex], [x.plugin, x.reason]]));
     expect(rej).toEqual({
       maint: ['PowerState', 'host is in MAINTENANCE'],
-      'zone-b': ['Labels', 'label selector zone=a: host has zone=b'],
+      'zone-b': ['Labels', "label selector: host's label zone has another value"],
       stale: ['Staleness', 'stale telemetry: last sample 120.0 s ago, bound 60.0 s'],
       // 8000 − 7500 = 500 m free < 1000 m
       full: ['Capacity', 'insufficient cpu: requested 1000m, free 500m of 8000m (allocated 7500m, reserved 0m)'],

@@ -1,4 +1,4 @@
-import { ValidationError, watts, type PowerModelSpec, type Watts } from '../domain';
+import { ValidationError, echo, watts, type PowerModelSpec, type Watts } from '../domain';
 
 /**
  * A host's power as a function of CPU utilization. Every implementation is
@@ -158,7 +158,7 @@ export function createPowerModel(spec: PowerModelSpec, field = 'power'): PowerMo
       break;
     }
     default:
-      throw new ValidationError(`${field}.model`, `unknown power model ${JSON.stringify((spec as { kind?: unknown }).kind)}: expected linear, table or exponential`);
+      throw new ValidationError(`${field}.model`, `unknown power model ${echo((spec as { kind?: unknown }).kind)}: expected linear, table or exponential`);
   }
   if (standby > model.idleWatts) {
     throw new ValidationError(`${field}.standby_watts`, `must not exceed the idle power (${model.idleWatts} W), got ${standby}`);

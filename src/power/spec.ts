@@ -1,4 +1,4 @@
-import { ValidationError, type PowerModelSpec } from '../domain';
+import { ValidationError, echo, type PowerModelSpec } from '../domain';
 import { catalogSpec, SPECPOWER_TABLES } from './catalog';
 import { createPowerModel } from './model';
 
@@ -35,7 +35,7 @@ export function parsePowerModelConfig(raw: unknown, field: string): PowerModelSp
     }
     default: {
       const s = catalogSpec(String(o.catalog), standbyWatts);
-      if (!s) throw new ValidationError(`${field}.catalog`, `unknown host type ${JSON.stringify(o.catalog)}; known: ${Object.keys(SPECPOWER_TABLES).join(', ')}`);
+      if (!s) throw new ValidationError(`${field}.catalog`, `unknown host type ${echo(o.catalog)}; known: ${Object.keys(SPECPOWER_TABLES).join(', ')}`);
       spec = s;
     }
   }

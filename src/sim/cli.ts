@@ -22,6 +22,9 @@ export interface SimulateFlags {
   timings?: boolean;
 }
 
+/** Overload targets the HTML report's energy–overload chart sweeps the wattplace policy over. */
+export const SWEEP_TARGETS = [0.002, 0.005, 0.01, 0.02, 0.05] as const;
+
 /** Input problems exit with 2; anything else with 1. */
 export class UsageError extends Error {}
 
@@ -112,7 +115,14 @@ export async function simulateCommand(f: SimulateFlags, out: NodeJS.WritableStre
     if (whatIf) extra.whatIf = whatIf.map((w) => ({ variant: w.variant, ...w.result.metrics }));
     if (s.output.json) writeFileSync(s.output.json, toJson(meta, results, extra));
     if (s.output.series) writeFileSync(s.output.series, toCsv(meta, results));
-    if (s.output.html) writeFileSync(s.output.html, toHtml(meta, results, sections));
+    if (s.output.html) {
+      // the energy–overload chart: wattplace swept over a few overload targets
+      const sweepJobs: SimJob[] = s.policies.some((p) => (typeof p === 'string' ? p : p.name) === 'wattplace')
+        ? SWEEP_TARGETS.map((t) => ({ scenario: s, policy: { name: 'wattplace' as const, label: `wattplace@${+(t * 100).toPrecision(3)}%`, params: { overloadTarget: t } } }))
+        : [];
+      const sweep = sweepJobs.length ? await runJobs(sweepJobs, { parallel: par }) : [];
+      writeFileSync(s.output.html, toHtml(meta, results, sections, sweep));
+    }
     if (f.timings) {
       // start-up: from process start to the command (Node, module loading, scenario parsing)
       const sec = (ms: number): string => (ms / 1000).toFixed(2);

@@ -45,6 +45,7 @@ const PolicyParams = z
     threshold: z.number().finite().gt(0).max(1).optional(),
     safety: z.number().finite().gt(0).max(10).optional(),
     // wattplace
+    overloadTarget: z.number().finite().gt(0).lt(0.5).optional(),
     z: nonNeg.max(10).optional(),
     drainZ: nonNeg.max(10).optional(),
     openZ: nonNeg.max(10).optional(),
@@ -239,6 +240,8 @@ export function makePolicy(p: PolicyEntry): SimPolicy {
         {
           ...d,
           useCurrent: params.useCurrent ?? d.useCurrent,
+          // fixed margins (z / drainZ / openZ) only when given without a target
+          overloadTarget: params.overloadTarget ?? (params.z !== undefined || params.drainZ !== undefined || params.openZ !== undefined ? undefined : d.overloadTarget),
           forecast: { ...DEFAULT_FORECAST, alpha: params.alpha ?? DEFAULT_FORECAST.alpha, window: params.window ?? DEFAULT_FORECAST.window },
           rebalance: {
             ...DEFAULT_REBALANCE,

@@ -1,4 +1,4 @@
-import { createReadStream, promises as fsp } from 'node:fs';
+import { closeSync, createReadStream, openSync, promises as fsp, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -67,13 +67,54 @@ export async function streamLines(file: string, onLine: (line: string, lineNo: n
   return lineNo;
 }
 
-const INT_RE = /^\s*(\d+)\s*$/;
+
+/**
+ * One PlanetLab file's bytes into util[base .. base + steps): one integer
+ * percentage 0–100 per line, spaces and tabs around it allowed, LF or CRLF
+ * line ends, the last line break optional. Anything else is a TraceError
+ * naming the file and the 1-based line, with the same messages as a line
+ * reader would give.
+ */
+export function parsePlanetLab(buf: Uint8Array, file: string, steps: number, util: Float64Array, base: number): void {
+  let k = 0;
+  let line = 0;
+  let i = 0;
+  const len = buf.length;
+  while (i < len) {
+    line++;
+    // one line: [blanks] digits [blanks] (\r)? \n
+    const start = i;
+    let end = i;
+    while (end < len && buf[end] !== 10) end++;
+    let stop = end;
+    if (stop > start && buf[stop - 1] === 13) stop--;
+    let j = start;
+    while (j < stop && (buf[j] === 32 || buf[j] === 9)) j++;
+    let value = 0;
+    let digits = 0;
+    while (j < stop && buf[j] >= 48 && buf[j] <= 57) {
+      if (digits < 16) value = value * 10 + (buf[j] - 48);
+      digits++;
+      j++;
+    }
+    while (j < stop && (buf[j] === 32 || buf[j] === 9 || buf[j] === 13)) j++;
+    if (digits === 0 || j !== stop) {
+      const text = Buffer.from(buf.subarray(start, stop)).toString('utf8');
+      if (text.trim().length === 0) throw new TraceError(file, line, 'empty line: expected an integer CPU percentage 0–100');
+      throw new TraceError(file, line, `expected an integer CPU percentage 0–100, got ${JSON.stringify(text.slice(0, 40))}`);
+    }
+    if (value > 100) throw new TraceError(file, line, `CPU percentage must be within 0–100, got ${value}`);
+    if (k >= steps) throw new TraceError(file, line, `more than ${steps} samples: expected exactly ${steps} lines`);
+    // Integer / 100.0, as CloudSim's UtilizationModelPlanetLabInMemory does.
+    util[base + k++] = value / 100;
+    i = end + 1;
+  }
+  if (k < steps) throw new TraceError(file, line, `only ${k} samples: expected exactly ${steps} lines`);
+}
 
 export interface PlanetLabOptions {
   /** Steps per file (288 = one day of 5-minute samples). */
   readonly steps?: number;
-  /** Read at most this many files at a time. */
-  readonly concurrency?: number;
   /** Only the first `limit` files (sorted), for quick runs. */
   readonly limit?: number;
   /** Told about entries that are skipped (dangling symlinks); default: a process warning. */
@@ -95,15 +136,17 @@ export async function traceFiles(dir: string, warn: (message: string) => void): 
     if (d.isFile()) out.push(d.name);
     else if (d.isSymbolicLink()) links.push(d.name);
   }
-  const conc = 64;
-  for (let i = 0; i < links.length; i += conc) {
-    const batch = links.slice(i, i + conc);
-    const st = await Promise.all(batch.map((n) => fsp.stat(join(dir, n)).then((s) => s, (e: NodeJS.ErrnoException) => e)));
-    batch.forEach((n, k) => {
-      const s = st[k];
-      if (s instanceof Error) warn(`${join(dir, n)}: skipped, the symlink's target cannot be read (${s.code ?? s.message})`);
-      else if (s.isFile()) out.push(n);
-    });
+  // stat one by one, synchronously: for a folder of 58,720 symlinks that took 0.67 s here, 64 at a
+  // time through the thread pool 1.35 s (benchmarks/RESULTS.md "Simulator at scale").
+  for (const n of links) {
+    let st: import('node:fs').Stats;
+    try {
+      st = statSync(join(dir, n));
+    } catch (e) {
+      warn(`${join(dir, n)}: skipped, the symlink's target cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      continue;
+    }
+    if (st.isFile()) out.push(n);
   }
   return out;
 }
@@ -128,30 +171,38 @@ export async function readPlanetLab(dir: string, opts: PlanetLabOptions = {}): P
   if (names.length === 0) throw new TraceError(dir, 0, 'no trace files in the folder');
   const n = names.length;
   const util = new Float64Array(n * steps);
-  const conc = Math.max(1, opts.concurrency ?? 64);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) {
-      const v = next++;
-      const file = join(dir, names[v]);
-      const base = v * steps;
-      let k = 0;
-      const lines = await streamLines(file, (line, no) => {
-        if (line.length === 0 || line.trim().length === 0) {
-          throw new TraceError(file, no, 'empty line: expected an integer CPU percentage 0–100');
-        }
-        const m = INT_RE.exec(line);
-        if (!m) throw new TraceError(file, no, `expected an integer CPU percentage 0–100, got ${JSON.stringify(line.slice(0, 40))}`);
-        const p = Number(m[1]);
-        if (p > 100) throw new TraceError(file, no, `CPU percentage must be within 0–100, got ${p}`);
-        if (k >= steps) throw new TraceError(file, no, `more than ${steps} samples: expected exactly ${steps} lines`);
-        // Integer / 100.0, as CloudSim's UtilizationModelPlanetLabInMemory does.
-        util[base + k++] = p / 100;
-      });
-      if (k < steps) throw new TraceError(file, lines, `only ${k} samples: expected exactly ${steps} lines`);
+  // One open / read / close per file into one reused buffer, synchronously, and a byte loop over it.
+  // Measured on 58,720 files here: 0.85 s, where fs.promises.readFile 64 at a time took 6.4 s and a
+  // read stream per file more (thread-pool hand-offs and promise turns, not the disk). The
+  // simulator is a batch command with nothing else on its event loop to hold up.
+  let buf = Buffer.allocUnsafe(1 << 16);
+  for (let v = 0; v < n; v++) {
+    const file = join(dir, names[v]);
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (e) {
+      throw new TraceError(file, 0, `cannot read: ${(e as Error).message}`);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(conc, n) }, worker));
+    let size = 0;
+    try {
+      for (;;) {
+        if (size === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, size);
+          buf = bigger;
+        }
+        const got = readSync(fd, buf, size, buf.length - size, null);
+        if (got === 0) break;
+        size += got;
+      }
+    } catch (e) {
+      throw new TraceError(file, 0, `cannot read: ${(e as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+    parsePlanetLab(buf.subarray(0, size), file, steps, util, v * steps);
+  }
   return {
     ids: names,
     steps,

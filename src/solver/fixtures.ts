@@ -211,3 +211,26 @@ export function cloudCapacityBound(c: Cloud, ceiling = 0.8): number {
     fewest(c.hosts.map((h) => h.memGiB), dm),
   );
 }
+
+/**
+ * The issue-12 cloud as a consolidation problem: every host ON and in scope,
+ * every VM movable at its vCPUs (allocation ratio 1, ceiling `ceiling`) and
+ * memory, current host as generated.
+ */
+export function cloudProblem(c: Cloud, opts: { ceiling?: number; migrationWatts?: number } = {}): Problem {
+  const ceiling = opts.ceiling ?? 0.8;
+  const hosts: SolverHost[] = c.hosts.map((h) => ({
+    id: h.id,
+    capCpu: h.vcpus * 1000,
+    cpuFree: h.vcpus * 1000,
+    cpuCeilingFree: ceiling * h.vcpus * 1000,
+    memFree: h.memGiB * GiB,
+    baseUtil: 0,
+    model: createPowerModel(h.power, `cloud.${h.vcpus}`),
+    state: PowerState.ON,
+    labels: {},
+    canStandby: true,
+  }));
+  const workloads: SolverWorkload[] = c.vms.map((v) => ({ id: v.id, cpu: v.vcpus * 1000, mem: v.memGiB * GiB, selector: {}, current: v.host }));
+  return { hosts, workloads, maxMigrations: Infinity, migrationWatts: opts.migrationWatts ?? 0 };
+}

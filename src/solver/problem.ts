@@ -32,6 +32,13 @@ export interface SolverHost {
   readonly labels: Readonly<Record<string, string>>;
   /** An empty host may be put in (or left in) STANDBY; otherwise it stays at P(baseUtil). */
   readonly canStandby: boolean;
+  /**
+   * Measured view (consolidation plans): CPU in use now as measured (millicores, the
+   * workloads on it included) and the most it may reach (ceiling × capCpu). Absent when
+   * the host reports no utilization: then only the allocated view is checked.
+   */
+  readonly measuredCpu?: number;
+  readonly measuredLimit?: number;
 }
 
 export interface SolverWorkload {
@@ -41,6 +48,8 @@ export interface SolverWorkload {
   readonly selector: Readonly<Record<string, string>>;
   /** Index of the host it runs on now (consolidation), or -1 for a new workload. */
   readonly current: number;
+  /** Its share of its host's measured CPU (millicores), for the measured view; 0 when unknown. */
+  readonly measuredCpu?: number;
 }
 
 export interface Problem {

@@ -1,4 +1,4 @@
-import { PowerState, ValidationError, type HostSample, type HostSpec, type SiteCarbon } from '../domain';
+import { PowerState, ValidationError, echo, type HostSample, type HostSpec, type SiteCarbon } from '../domain';
 import { createPowerModel, type PowerModel } from '../power';
 import { HostColumns } from './columns';
 import type { ClusterSnapshot } from './snapshot';
@@ -182,7 +182,7 @@ export class MemoryStore implements TelemetryStore {
   reportOne(s: HostSample, nowMs: number): SampleProblem | null {
     const c = this.cols;
     const h = s.hostId ? (c.index.get(s.hostId) ?? -1) : -1;
-    if (h < 0 && s.hostId) return { field: 'host_id', reason: `unknown host ${JSON.stringify(s.hostId)}: register it first` };
+    if (h < 0 && s.hostId) return { field: 'host_id', reason: `unknown host ${echo(s.hostId)}: register it first` };
     const p = checkSample(s, h >= 0 ? c.lastSampleMs[h] : NaN, nowMs, this.limits);
     if (p !== null) return p;
     c.lastSampleMs[h] = s.time;

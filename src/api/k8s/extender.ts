@@ -1,5 +1,6 @@
 import {
   DEFAULT_SITE,
+  MAX_NAME_CHARS,
   PowerState,
   ValidationError,
   cpuMillis,
@@ -301,6 +302,11 @@ export class K8sExtender {
       const names = list.elements!;
       for (let i = 0; i < names.length; i++) {
         if (names[i].kind !== QUOTE || names[i].end - names[i].start === 2) throw new ValidationError(`NodeNames[${i}]`, 'must be a non-empty string');
+        // a node name is a DNS subdomain: at most 253 characters (escapes only make the raw text longer)
+        if (names[i].end - names[i].start - 2 > MAX_NAME_CHARS) {
+          const len = decodeString(raw, names[i]).length;
+          if (len > MAX_NAME_CHARS) throw new ValidationError(`NodeNames[${i}]`, `at most ${MAX_NAME_CHARS} characters, got ${len}`);
+        }
       }
       return { mode: 'names', pod, raw, list, names };
     }

@@ -1,4 +1,4 @@
-import { ValidationError } from '../../domain';
+import { ValidationError, checkLabels, checkName, echo } from '../../domain';
 import { bytesOf, cpuMillisOf, QuantityError } from './quantity';
 
 /** The part of a v1.Node the extender reads. */
@@ -25,6 +25,7 @@ export function readNode(raw: unknown, field: string): NodeView {
   const meta = raw.metadata;
   const name = isObj(meta) ? meta.name : undefined;
   if (typeof name !== 'string' || name === '') throw new ValidationError(`${field}.metadata.name`, 'required');
+  checkName(name, `${field}.metadata.name`);
   const labels: Record<string, string> = {};
   let problem: string | undefined;
   const rawLabels = (meta as Obj).labels;
@@ -33,7 +34,16 @@ export function readNode(raw: unknown, field: string): NodeView {
     else {
       for (const [k, v] of Object.entries(rawLabels)) {
         if (typeof v === 'string') labels[k] = v;
-        else problem ??= `metadata.labels[${k}]: must be a string`;
+        else problem ??= `metadata.labels[${echo(k)}]: must be a string`;
+      }
+      // Kubernetes' own label bounds (src/domain/names.ts): a node beyond them fails alone, the key named, not its value.
+      if (!problem) {
+        try {
+          checkLabels(labels, 'metadata.labels');
+        } catch (e) {
+          if (!(e instanceof ValidationError)) throw e;
+          problem = e.message;
+        }
       }
     }
   }
@@ -50,7 +60,7 @@ export function readNode(raw: unknown, field: string): NodeView {
       }
       try {
         const v = key === 'cpu' ? cpuMillisOf(alloc[key]) : bytesOf(alloc[key]);
-        if (v < 0) throw new QuantityError(`must not be negative, got ${JSON.stringify(alloc[key])}`);
+        if (v < 0) throw new QuantityError(`must not be negative, got ${echo(alloc[key])}`);
         return v;
       } catch (e) {
         if (!(e instanceof QuantityError)) throw e;

@@ -1,4 +1,4 @@
-import { ValidationError } from '../../domain';
+import { ValidationError, checkLabels, checkName, echo } from '../../domain';
 import { bytesOf, cpuMillisOf, QuantityError } from './quantity';
 
 /** The part of a v1.Pod the extender reads; everything else in the object is ignored. */
@@ -48,7 +48,7 @@ function quantity(list: Obj | undefined, name: 'cpu' | 'memory', field: string):
     if (e instanceof QuantityError) throw new ValidationError(`${field}.${name}`, e.message);
     throw e;
   }
-  if (v < 0) throw new ValidationError(`${field}.${name}`, `must not be negative, got ${JSON.stringify(list[name])}`);
+  if (v < 0) throw new ValidationError(`${field}.${name}`, `must not be negative, got ${echo(list[name])}`);
   return v;
 }
 
@@ -89,6 +89,7 @@ export function readPod(raw: unknown, field = 'Pod'): PodView {
   if (!isObj(raw)) throw new ValidationError(field, raw === undefined || raw === null ? 'required' : 'must be a v1.Pod object');
   const meta = optObj(raw.metadata, `${field}.metadata`) ?? {};
   const labels = stringMap(meta.labels, `${field}.metadata.labels`);
+  checkLabels(labels, `${field}.metadata.labels`);
   const annotations = stringMap(meta.annotations, `${field}.metadata.annotations`);
   const spec = optObj(raw.spec, `${field}.spec`);
   if (!spec) throw new ValidationError(`${field}.spec`, 'required');
@@ -136,9 +137,9 @@ export function readPod(raw: unknown, field = 'Pod'): PodView {
   if (!Number.isSafeInteger(cpu)) throw new ValidationError(`${field}.spec`, `total cpu request too large (${cpu} millicores)`);
   if (!Number.isSafeInteger(mem)) throw new ValidationError(`${field}.spec`, `total memory request too large (${mem} bytes)`);
 
-  const name = typeof meta.name === 'string' && meta.name ? meta.name : '';
-  const ns = typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : 'default';
-  const uid = typeof meta.uid === 'string' ? meta.uid : '';
+  const name = checkName(typeof meta.name === 'string' && meta.name ? meta.name : '', `${field}.metadata.name`);
+  const ns = checkName(typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : 'default', `${field}.metadata.namespace`);
+  const uid = checkName(typeof meta.uid === 'string' ? meta.uid : '', `${field}.metadata.uid`);
   const id = name ? `${ns}/${name}` : uid || `${ns}/(unnamed pod)`;
   return { id, cpuMillis: cpu, memBytes: mem, labels, annotations };
 }

@@ -1,7 +1,8 @@
-import { NoFeasibleHostError, PowerState, cpuMillis, epochMs, memBytes, watts, type Candidate, type HostSample, type HostSpec } from '../../domain';
+import { NoFeasibleHostError, PowerState, cpuMillis, epochMs, memBytes, watts, type HostSample, type HostSpec } from '../../domain';
 import { DEFAULT_CORE_CONFIG, Wattplace, type CoreConfig } from '../../decision/wattplace';
 import { DEFAULT_FORECAST, WorkloadForecaster, type ForecastConfig } from '../../decision/forecast';
 import { DEFAULT_REBALANCE, Rebalancer, efficiencyOrder, type RebalanceConfig, type RebalanceHosts, type RebalanceWorkloads } from '../../decision/rebalance';
+import { DEFAULT_OVERLOAD_CONTROL, DEFAULT_OVERLOAD_TARGET, OverloadController, intervalOverload, type Margins, type OverloadTargetConfig } from '../../decision/overload-target';
 import type { SimPolicy, SimView } from '../engine';
 
 const MIB = 1024 * 1024;
@@ -13,6 +14,15 @@ export interface WattplacePolicyConfig {
   readonly core: CoreConfig;
   /** Also keep every host's measured demand within capacity (see RebalanceWorkloads.current). */
   readonly useCurrent: boolean;
+  /**
+   * The operator's overload target (share of active host time above capacity):
+   * the margins come from an OverloadController fed the measured overload of
+   * every interval, and rebalance's z / drainZ / openZ are ignored. Absent =
+   * the fixed margins of `rebalance` (expert setting).
+   */
+  readonly overloadTarget?: number;
+  /** Controller settings other than the target (expert; see overload-target.ts). */
+  readonly control?: Partial<OverloadTargetConfig>;
 }
 
 export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
@@ -21,8 +31,16 @@ export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
   // maxBatch is the RPC batch limit (one gRPC message); an offline simulation
   // registers its whole fleet at once and is limited by memory only (see run.ts).
   core: { ...DEFAULT_CORE_CONFIG, cpuCeiling: 1, staleAfterMs: 3_600_000, maxClockSkewMs: 0, maxBatch: Number.MAX_SAFE_INTEGER },
-  useCurrent: false,
+  useCurrent: true,
+  overloadTarget: DEFAULT_OVERLOAD_TARGET,
 };
+
+/**
+ * Fixed margins, no target: the policy before the overload target (z 0.5,
+ * drainZ 1, openZ 0, forecast only). An expert setting; it runs hot (about
+ * 11 % overloaded host time on the PlanetLab days, see benchmarks/RESULTS.md).
+ */
+export const FIXED_MARGIN_POLICY: WattplacePolicyConfig = { ...DEFAULT_WATTPLACE_POLICY, useCurrent: false, overloadTarget: undefined };
 
 /**
  * The deployed scheduler, driven by the simulator the way an orchestrator
@@ -41,6 +59,10 @@ export class WattplacePolicy implements SimPolicy {
   private core: Wattplace | null = null;
   private readonly fc: WorkloadForecaster;
   private readonly rb: Rebalancer;
+  private readonly control: OverloadController | null;
+  private margins: Margins;
+  private overStep = -1;
+  private prevReq = new Float64Array(0);
   private nowMs = 0;
   private sampleMs = 0;
   private ids: string[] = [];
@@ -63,6 +85,48 @@ export class WattplacePolicy implements SimPolicy {
     this.name = name;
     this.fc = new WorkloadForecaster(cfg.forecast);
     this.rb = new Rebalancer(cfg.rebalance);
+    this.control = cfg.overloadTarget === undefined ? null : new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, ...cfg.control, target: cfg.overloadTarget });
+    this.margins = this.control ? this.control.margins() : cfg.rebalance;
+  }
+
+  /**
+   * Once per interval, before any decision: the overload of the interval that
+   * just ended on every host (demand of the VMs it ran, each capped at one
+   * core, at the interval's start and end; see intervalOverload) goes to the
+   * controller, which sets this interval's margins.
+   */
+  private control1(view: SimView): void {
+    if (!this.control || this.overStep === view.step || view.initial) return;
+    this.overStep = view.step;
+    const f = view.fleet;
+    let prev = this.prevReq;
+    if (prev.length < view.wl.n) prev = this.prevReq = new Float64Array(view.wl.n).fill(NaN);
+    let active = 0;
+    let over = 0;
+    for (let h = 0; h < f.n; h++) {
+      const l = view.lists[h];
+      if (l.length === 0) continue;
+      const pe = f.coreMips[h];
+      let a = 0;
+      let b = 0;
+      let known = false;
+      for (let i = 0; i < l.length; i++) {
+        const v = l[i];
+        const r = view.req[v];
+        const p = prev[v];
+        b += r > pe ? pe : r;
+        if (p === p) {
+          known = true;
+          a += p > pe ? pe : p;
+        } else a += r > pe ? pe : r;
+      }
+      if (!known) continue; // a host opened for arrivals only: it ran nothing yet
+      active++;
+      over += intervalOverload(a, b, f.total[h]);
+    }
+    for (let v = 0; v < view.wl.n; v++) prev[v] = view.alive[v] ? view.req[v] : NaN;
+    this.control.observe(over, active);
+    this.margins = this.control.margins();
   }
 
   private init(view: SimView): void {
@@ -113,7 +177,7 @@ export class WattplacePolicy implements SimPolicy {
     const t = Math.max(this.nowMs, this.sampleMs + 1);
     this.sampleMs = t;
     this.nowMs = t;
-    const z = this.cfg.rebalance.z;
+    const z = this.margins.z;
     const samples: HostSample[] = new Array(f.n);
     for (let h = 0; h < f.n; h++) {
       let m = 0;
@@ -143,6 +207,7 @@ export class WattplacePolicy implements SimPolicy {
   place(view: SimView, vms: readonly number[]): Int32Array {
     this.init(view);
     const core = this.core as Wattplace;
+    this.control1(view);
     for (const v of vms) if (!view.initial) this.observe(view, v);
     this.report(view);
     const f = view.fleet;
@@ -165,7 +230,9 @@ export class WattplacePolicy implements SimPolicy {
     let next = 0;
     const reservations: string[] = [];
     const out = new Int32Array(vms.length).fill(-1);
-    const cands: Candidate[] = [];
+    // Candidates by snapshot index (hosts were registered in fleet order, so index h is host h, as
+    // r.hostIndex below relies on): the engine's by-index entry, without a name lookup per candidate.
+    const cands = new Int32Array(running.length + vms.length);
     for (let i = 0; i < vms.length; i++) {
       const v = vms[i];
       const cpu = Math.ceil(this.mean(view, v));
@@ -173,11 +240,11 @@ export class WattplacePolicy implements SimPolicy {
       const workload = { id: view.wl.ids[v], demand: { cpuMillis: cpuMillis(cpu), memBytes: memBytes(mem) }, selector: {} };
       let host = -1;
       // candidates: running hosts with room (Nova's placement service hands over such a list)
-      cands.length = 0;
-      for (const h of running) if (freeCpu[h] >= cpu && freeMem[h] >= mem) cands.push({ hostId: this.ids[h] });
-      if (cands.length > 0) {
+      let nc = 0;
+      for (const h of running) if (freeCpu[h] >= cpu && freeMem[h] >= mem) cands[nc++] = h;
+      if (nc > 0) {
         try {
-          const r = core.engine.place({ workload, candidates: cands });
+          const r = core.engine.place({ workload, candidateHosts: cands.subarray(0, nc) });
           host = r.hostIndex;
           reservations.push(r.reservationId);
         } catch (e) {
@@ -211,6 +278,7 @@ export class WattplacePolicy implements SimPolicy {
 
   optimize(view: SimView): number[] {
     this.init(view);
+    this.control1(view);
     const w = this.w as NonNullable<typeof this.w>;
     const n = view.wl.n;
     for (let v = 0; v < n; v++) {
@@ -227,6 +295,6 @@ export class WattplacePolicy implements SimPolicy {
       w.current[v] = view.req[v] > pe ? pe : view.req[v];
     }
     const wl: RebalanceWorkloads = { n, host: w.host, mean: w.mean, variance: w.variance, mem: w.mem, cost: w.cost, current: this.cfg.useCurrent ? w.current : undefined };
-    return this.rb.plan(this.hosts as RebalanceHosts, wl).migrations;
+    return this.rb.plan(this.hosts as RebalanceHosts, wl, this.margins).migrations;
   }
 }

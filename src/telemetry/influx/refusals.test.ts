@@ -29,8 +29,10 @@ async function serve(database: string): Promise<TestServer> {
 describe('InfluxDB refusals', () => {
   it('splits a batch larger than max-body-size; a single point too large is refused and counted', async () => {
     const t = await serve('split');
-    // One host whose inventory JSON alone exceeds 4096 bytes (a 5,000-character label), one normal host.
-    await t.rpc.registerHosts({ hosts: [pbHost('big', { cpu: 8000, memGiB: 8, labels: { note: 'x'.repeat(5000) } }), pbHost('s1', { cpu: 8000, memGiB: 8 })] });
+    // One host whose inventory JSON alone exceeds 4096 bytes (80 labels of 60-character values ≈ 80 × 70 B
+    // = 5.6 KB, each within the label bounds), one normal host.
+    const labels = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`note-${i}`, 'x'.repeat(60)]));
+    await t.rpc.registerHosts({ hosts: [pbHost('big', { cpu: 8000, memGiB: 8, labels }), pbHost('s1', { cpu: 8000, memGiB: 8 })] });
     // 500 samples ≈ 500 × 80 B = 40 KB in one batch: written in halves down to < 4 KB.
     const t0 = Date.now() - 10_000;
     await t.rpc.report({ samples: Array.from({ length: 500 }, (_, i) => sample('s1', new Date(t0 + i), 0.5, { watts: 100 + (i % 7) })) });

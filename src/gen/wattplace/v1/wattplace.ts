@@ -339,9 +339,8 @@ export interface PlaceBatchResponse {
     | SolveStats
     | undefined;
   /**
-   * Hosts ON now that the batch leaves empty, with nothing allocated or reserved:
-   * priced at their standby watts in stats.objective_watts, so they may be put in
-   * STANDBY. Hosts already in STANDBY are not listed.
+   * ON hosts the batch leaves empty (nothing allocated, nothing reserved, nothing placed): the batch
+   * was priced with them at their standby watts, so a caller (or the applier) may power them down.
    */
   standbyHostIds: string[];
 }
@@ -364,6 +363,13 @@ export interface Migration {
   workloadId: string;
   sourceHostId: string;
   targetHostId: string;
+  /**
+   * PlanConsolidation: "drain" (empties its source), "enable" (makes room for the drain of
+   * enables_host_id), "relief" (takes its source back within a limit); empty elsewhere
+   */
+  reason: string;
+  /** the host this move helps to free (its source for a drain move); empty for relief */
+  enablesHostId: string;
 }
 
 export interface PlanConsolidationResponse {
@@ -372,7 +378,21 @@ export interface PlanConsolidationResponse {
   standbyHostIds: string[];
   wattsBefore: number;
   wattsAfter: number;
-  stats: SolveStats | undefined;
+  /** objective, bound and gap of the plan itself (the gap the metrics report) */
+  stats:
+    | SolveStats
+    | undefined;
+  /**
+   * moves of the optimizer's target the plan does not make as the target has them
+   * (reason "drain" and enables_host_id set when the target frees the source)
+   */
+  unorderedTargetMoves: Migration[];
+  /** moves of the target off a host the target frees that the plan could not make (that host stays on) */
+  dropped: number;
+  /** hosts in scope left on by the plan */
+  hostsOn: number;
+  /** hosts in scope the optimizer's target leaves on */
+  targetHostsOn: number;
 }
 
 function createBaseResources(): Resources {
@@ -4307,7 +4327,7 @@ export const PlanConsolidationRequest: MessageFns<PlanConsolidationRequest> = {
 };
 
 function createBaseMigration(): Migration {
-  return { workloadId: "", sourceHostId: "", targetHostId: "" };
+  return { workloadId: "", sourceHostId: "", targetHostId: "", reason: "", enablesHostId: "" };
 }
 
 export const Migration: MessageFns<Migration> = {
@@ -4320,6 +4340,12 @@ export const Migration: MessageFns<Migration> = {
     }
     if (message.targetHostId !== "") {
       writer.uint32(26).string(message.targetHostId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.enablesHostId !== "") {
+      writer.uint32(42).string(message.enablesHostId);
     }
     return writer;
   },
@@ -4361,6 +4387,22 @@ export const Migration: MessageFns<Migration> = {
             message.targetHostId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.enablesHostId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4390,6 +4432,12 @@ export const Migration: MessageFns<Migration> = {
         : isSet(object.target_host_id)
         ? globalThis.String(object.target_host_id)
         : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      enablesHostId: isSet(object.enablesHostId)
+        ? globalThis.String(object.enablesHostId)
+        : isSet(object.enables_host_id)
+        ? globalThis.String(object.enables_host_id)
+        : "",
     };
   },
 
@@ -4404,6 +4452,12 @@ export const Migration: MessageFns<Migration> = {
     if (message.targetHostId !== "") {
       obj.targetHostId = message.targetHostId;
     }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.enablesHostId !== "") {
+      obj.enablesHostId = message.enablesHostId;
+    }
     return obj;
   },
 
@@ -4415,12 +4469,24 @@ export const Migration: MessageFns<Migration> = {
     message.workloadId = object.workloadId ?? "";
     message.sourceHostId = object.sourceHostId ?? "";
     message.targetHostId = object.targetHostId ?? "";
+    message.reason = object.reason ?? "";
+    message.enablesHostId = object.enablesHostId ?? "";
     return message;
   },
 };
 
 function createBasePlanConsolidationResponse(): PlanConsolidationResponse {
-  return { migrations: [], standbyHostIds: [], wattsBefore: 0, wattsAfter: 0, stats: undefined };
+  return {
+    migrations: [],
+    standbyHostIds: [],
+    wattsBefore: 0,
+    wattsAfter: 0,
+    stats: undefined,
+    unorderedTargetMoves: [],
+    dropped: 0,
+    hostsOn: 0,
+    targetHostsOn: 0,
+  };
 }
 
 export const PlanConsolidationResponse: MessageFns<PlanConsolidationResponse> = {
@@ -4439,6 +4505,18 @@ export const PlanConsolidationResponse: MessageFns<PlanConsolidationResponse> = 
     }
     if (message.stats !== undefined) {
       SolveStats.encode(message.stats, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.unorderedTargetMoves) {
+      Migration.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.dropped !== 0) {
+      writer.uint32(56).uint32(message.dropped);
+    }
+    if (message.hostsOn !== 0) {
+      writer.uint32(64).uint32(message.hostsOn);
+    }
+    if (message.targetHostsOn !== 0) {
+      writer.uint32(72).uint32(message.targetHostsOn);
     }
     return writer;
   },
@@ -4496,6 +4574,38 @@ export const PlanConsolidationResponse: MessageFns<PlanConsolidationResponse> = 
             message.stats = SolveStats.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.unorderedTargetMoves.push(Migration.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.dropped = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.hostsOn = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.targetHostsOn = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4529,6 +4639,22 @@ export const PlanConsolidationResponse: MessageFns<PlanConsolidationResponse> = 
         ? globalThis.Number(object.watts_after)
         : 0,
       stats: isSet(object.stats) ? SolveStats.fromJSON(object.stats) : undefined,
+      unorderedTargetMoves: globalThis.Array.isArray(object?.unorderedTargetMoves)
+        ? object.unorderedTargetMoves.map((e: any) => Migration.fromJSON(e))
+        : globalThis.Array.isArray(object?.unordered_target_moves)
+        ? object.unordered_target_moves.map((e: any) => Migration.fromJSON(e))
+        : [],
+      dropped: isSet(object.dropped) ? globalThis.Number(object.dropped) : 0,
+      hostsOn: isSet(object.hostsOn)
+        ? globalThis.Number(object.hostsOn)
+        : isSet(object.hosts_on)
+        ? globalThis.Number(object.hosts_on)
+        : 0,
+      targetHostsOn: isSet(object.targetHostsOn)
+        ? globalThis.Number(object.targetHostsOn)
+        : isSet(object.target_hosts_on)
+        ? globalThis.Number(object.target_hosts_on)
+        : 0,
     };
   },
 
@@ -4549,6 +4675,18 @@ export const PlanConsolidationResponse: MessageFns<PlanConsolidationResponse> = 
     if (message.stats !== undefined) {
       obj.stats = SolveStats.toJSON(message.stats);
     }
+    if (message.unorderedTargetMoves?.length) {
+      obj.unorderedTargetMoves = message.unorderedTargetMoves.map((e) => Migration.toJSON(e));
+    }
+    if (message.dropped !== 0) {
+      obj.dropped = Math.round(message.dropped);
+    }
+    if (message.hostsOn !== 0) {
+      obj.hostsOn = Math.round(message.hostsOn);
+    }
+    if (message.targetHostsOn !== 0) {
+      obj.targetHostsOn = Math.round(message.targetHostsOn);
+    }
     return obj;
   },
 
@@ -4564,6 +4702,10 @@ export const PlanConsolidationResponse: MessageFns<PlanConsolidationResponse> = 
     message.stats = (object.stats !== undefined && object.stats !== null)
       ? SolveStats.fromPartial(object.stats)
       : undefined;
+    message.unorderedTargetMoves = object.unorderedTargetMoves?.map((e) => Migration.fromPartial(e)) || [];
+    message.dropped = object.dropped ?? 0;
+    message.hostsOn = object.hostsOn ?? 0;
+    message.targetHostsOn = object.targetHostsOn ?? 0;
     return message;
   },
 };

@@ -1,6 +1,10 @@
 import { PASS, type FilterPlugin } from '../../types';
 
-/** Label selector: every key of the workload's selector must be on the host with exactly that value. */
+/**
+ * Label selector: every key of the workload's selector must be on the host with exactly that value.
+ * A rejection names the unmet key only, never a value: the reason is repeated for every
+ * rejected host, and a value is the caller's own (it knows it) or the host's (not the caller's business).
+ */
 export const labelsFilter: FilterPlugin = {
   name: 'Labels',
   filter(d, host) {
@@ -12,9 +16,6 @@ export const labelsFilter: FilterPlugin = {
   },
   explain(code, d, host) {
     const k = d.selectorKeys[code - 1];
-    const has = host.labels[k];
-    return has === undefined
-      ? `label selector ${k}=${d.selectorValues[code - 1]}: host has no label ${k}`
-      : `label selector ${k}=${d.selectorValues[code - 1]}: host has ${k}=${has}`;
+    return host.labels[k] === undefined ? `label selector: host has no label ${k}` : `label selector: host's label ${k} has another value`;
   },
 };

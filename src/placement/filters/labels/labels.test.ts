@@ -10,12 +10,12 @@ describe('Labels filter (exact-match selector)', () => {
     [{}, { zone: 'a' }, 'pass', ''],
     [{ zone: 'a' }, { zone: 'a', gpu: 'no' }, 'pass', ''],
     [{ zone: 'a', gpu: 'yes' }, { zone: 'a', gpu: 'yes' }, 'pass', ''],
-    [{ zone: 'a' }, { zone: 'b' }, 'reject', 'label selector zone=a: host has zone=b'],
-    [{ zone: 'a' }, {}, 'reject', 'label selector zone=a: host has no label zone'],
-    [{ zone: 'a' }, { Zone: 'a' }, 'reject', 'label selector zone=a: host has no label zone'], // keys are case-sensitive
-    [{ zone: 'a', gpu: 'yes' }, { zone: 'a', gpu: 'no' }, 'reject', 'label selector gpu=yes: host has gpu=no'], // names the key that failed
-    [{ zone: 'a', gpu: 'yes' }, { zone: 'b' }, 'reject', 'label selector zone=a: host has zone=b'], // the first failing key
-    [{ tier: '' }, { tier: 'gold' }, 'reject', 'label selector tier=: host has tier=gold'],
+    [{ zone: 'a' }, { zone: 'b' }, 'reject', "label selector: host's label zone has another value"],
+    [{ zone: 'a' }, {}, 'reject', 'label selector: host has no label zone'],
+    [{ zone: 'a' }, { Zone: 'a' }, 'reject', 'label selector: host has no label zone'], // keys are case-sensitive
+    [{ zone: 'a', gpu: 'yes' }, { zone: 'a', gpu: 'no' }, 'reject', "label selector: host's label gpu has another value"], // names the key that failed
+    [{ zone: 'a', gpu: 'yes' }, { zone: 'b' }, 'reject', "label selector: host's label zone has another value"], // the first failing key
+    [{ tier: '' }, { tier: 'gold' }, 'reject', "label selector: host's label tier has another value"],
   ] as [Record<string, string>, Record<string, string>, string, string][])('%j on %j → %s', (selector, labels, verdict, reason) => {
     const d = demand({ selector });
     const h = host({ labels });

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_OVERLOAD_CONTROL, OverloadController, intervalOverload, normalQuantile, overloadTargetProblem } from './overload-target';
+
+describe('normalQuantile (Acklam)', () => {
+  it.each([
+    [0.5, 0],
+    [0.995, 2.5758293],
+    [0.98, 2.0537489],
+    [0.998, 2.8781617],
+    [0.01, -2.3263479],
+  ])('Φ⁻¹(%f) = %f', (p, z) => expect(normalQuantile(p)).toBeCloseTo(z, 6));
+});
+
+describe('intervalOverload: demand linear between the interval’s two samples (the simulator’s accounting)', () => {
+  it.each([
+    // start, end, capacity, share of the interval above capacity
+    ['never over', 800, 900, 1000, 0],
+    ['over throughout', 1100, 1200, 1000, 1],
+    ['rises through capacity: (1200−1000) / (200 + 200)', 800, 1200, 1000, 0.5],
+    ['falls through capacity: 300 / (300 + 100)', 1300, 900, 1000, 0.75],
+    ['unbounded start, end below: half', Infinity, 900, 1000, 0.5],
+    ['unbounded end, start below: half', 900, Infinity, 1000, 0.5],
+  ])('%s', (_n, a, b, cap, share) => expect(intervalOverload(a, b, cap)).toBeCloseTo(share, 12));
+});
+
+describe('OverloadController', () => {
+  const t = 0.005;
+  const fresh = () => new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: t });
+
+  it('starts at the one-sided normal bound of the target; drains 1.3 ×, waking 0.5 × that margin', () => {
+    const m = fresh().margins();
+    expect(m.z).toBeCloseTo(2.5758, 4);
+    expect(m.drainZ).toBeCloseTo(1.3 * 2.5758, 4);
+    expect(m.openZ).toBeCloseTo(0.5 * 2.5758, 4);
+  });
+
+  it('overload at twice the target for T intervals raises the margin by the gain', () => {
+    // 40 hosts, 0.4 overloaded host-intervals per interval = 2 × 0.005 × 40; T = 24:
+    // integral = 24 × (0.4 − 0.2) / (0.005 × 40 × 24) = 1
+    const c = fresh();
+    for (let k = 0; k < 24; k++) c.observe(0.4, 40);
+    expect(c.margins().z).toBeCloseTo(2.5758 + 1, 4);
+    expect(c.rate()).toBeCloseTo(0.01, 12);
+  });
+
+  it('no overload lowers the margin; at the target it holds still', () => {
+    const c = fresh();
+    for (let k = 0; k < 24; k++) c.observe(0, 40); // −24 × 0.2 / 4.8 = −1
+    expect(c.margins().z).toBeCloseTo(1.5758, 4);
+    const z = c.margins().z;
+    for (let k = 0; k < 100; k++) c.observe(0.2, 40);
+    expect(c.margins().z).toBeCloseTo(z, 9);
+  });
+
+  it('stops at its bounds without wind-up', () => {
+    const c = fresh();
+    for (let k = 0; k < 1000; k++) c.observe(0, 40);
+    expect(c.margins().z).toBe(0);
+    c.observe(0.4, 40); // one interval over the target moves it up at once
+    expect(c.margins().z).toBeGreaterThan(0);
+    for (let k = 0; k < 1000; k++) c.observe(40, 40);
+    expect(c.margins().z).toBe(DEFAULT_OVERLOAD_CONTROL.zMax);
+  });
+
+  it('an interval without active hosts changes nothing', () => {
+    const c = fresh();
+    c.observe(0, 0);
+    expect(c.margins().z).toBeCloseTo(2.5758, 4);
+  });
+
+  it.each([0, -0.1, 0.5, 1, NaN, '0.005'])('rejects target %s, naming the range', (bad) => {
+    expect(overloadTargetProblem(bad)).toMatch(/above 0 and below 0.5/);
+    expect(() => new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: bad as number })).toThrow(/overloadTarget/);
+  });
+
+  it('rejects impossible observations (bug in the caller)', () => {
+    expect(() => fresh().observe(3, 2)).toThrow(RangeError);
+    expect(() => fresh().observe(-1, 2)).toThrow(RangeError);
+  });
+});
