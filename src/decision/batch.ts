@@ -94,11 +94,11 @@ export function budgetOf(ms: number, limits: BatchLimits, field = 'time_budget_m
  *                        ceiling × capCpu − measured × capCpu − reserved)   (measured view when reported)
  *   memFree        = capMem × memRatio − allocatedMem − reservedMem
  *   baseUtil       = measured utilization (or allocated / capCpu) + reserved / capCpu
- * An empty host (nothing allocated, nothing reserved), in STANDBY or ON, is
- * priced from standby watts when the batch leaves it empty: a STANDBY one
- * stays there, an ON one can go there (the answer lists those in
- * standbyHostIds). Using it costs P(base + load) − P_standby. Every other
- * host stays on.
+ * An empty host (nothing allocated, no open reservation, not even a zero-size
+ * one), in STANDBY or ON, is priced from standby watts when the batch leaves it
+ * empty: a STANDBY one stays there, an ON one can go there (the answer lists
+ * those in standbyHostIds). Using it costs P(base + load) − P_standby. Every
+ * other host stays on.
  */
 export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): SolverHost {
   const cfg = core.config;
@@ -114,7 +114,8 @@ export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): So
   if (meas === meas) ceilingFree = Math.min(ceilingFree, cfg.cpuCeiling * cap - meas * cap - resC);
   const base = (meas === meas ? meas : cap > 0 ? allocC / cap : 0) + (cap > 0 ? resC / cap : 0);
   const state = snap.state[h];
-  const empty = resC === 0 && resM === 0 && allocC === 0 && allocM === 0;
+  // a zero-size reservation still holds the host for a workload on its way
+  const empty = book.countOn(h) === 0 && resC === 0 && resM === 0 && allocC === 0 && allocM === 0;
   const idleStandby = empty && (state === PowerState.STANDBY || state === PowerState.ON);
   return {
     id: snap.ids[h],
@@ -227,7 +228,9 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
     if (!hosts[i].canStandby || hosts[i].state !== PowerState.ON || used[h]) continue;
     // still empty now (a concurrent Place may have reserved on it while the batch was solved)
     const live = batchHost(core, snap2, h);
-    if (live.canStandby && live.state === PowerState.ON) standbyHostIds.push(snap2.ids[h]);
+    // and its telemetry is still fresh (a host gone quiet is not one to power down blind)
+    const fresh = !(now2 - snap2.lastSampleMs[h] > core.config.staleAfterMs);
+    if (live.canStandby && live.state === PowerState.ON && fresh) standbyHostIds.push(snap2.ids[h]);
   }
   return { assignments, unplaced, stats: res.stats, standbyHostIds };
 }

@@ -83,6 +83,11 @@ export class ReservationBook {
     return r;
   }
 
+  /** Open reservations on host `hostIndex` (a zero-size reservation counts too). */
+  countOn(hostIndex: number): number {
+    return this.byHost.get(hostIndex)?.length ?? 0;
+  }
+
   get(id: string): Reservation | undefined {
     return this.open.get(id);
   }
