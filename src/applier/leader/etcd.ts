@@ -79,7 +79,19 @@ export class EtcdLeadership implements Leadership {
     return new Etcd3({ hosts: this.cfg.endpoints, dialTimeout: this.renewMs });
   }
 
+  /**
+   * Leadership by the monotonic clock, so a leader stops the moment its lease
+   * runs out, whatever the timers do. The expiry and grace timers fire a little
+   * after those instants (later still on a busy event loop): a caller that sees
+   * the change first reports it here, so listeners never lag `isLeader()`.
+   */
   isLeader(): boolean {
+    const now = this.leading();
+    if (now !== this.reported) this.report();
+    return now;
+  }
+
+  private leading(): boolean {
     const now = performance.now();
     return this.running && this.leadFrom !== null && now >= this.leadFrom && now < this.leaseUntil;
   }
@@ -209,7 +221,7 @@ export class EtcdLeadership implements Leadership {
   }
 
   private report(): void {
-    const now = this.isLeader();
+    const now = this.leading();
     // A leader that is waiting out its grace becomes one without an etcd event: look again then.
     if (!now && this.leadFrom !== null && this.running && !this.graceTimer) {
       this.graceTimer = this.at(this.leadFrom, () => {
