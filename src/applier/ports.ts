@@ -94,7 +94,7 @@ export interface Leadership {
   start(): Promise<void>;
   /** Resigns (revokes the lease) and stops. */
   close(): Promise<void>;
-  /** Called on every change of `isLeader()`. */
+  /** Called on every change of `isLeader()`, at the latest when `isLeader()` first returns the new value. */
   onChange(listener: (leader: boolean) => void): void;
   /** This replica's name in the election (host name and pid by default). */
   readonly identity: string;

@@ -13,6 +13,8 @@ let etcd: EtcdServer;
 let admin: Etcd3;
 let keyNo = 0;
 const open: EtcdLeadership[] = [];
+/** Each candidate's recorded changes, for the check in `until`. */
+const seen = new Map<EtcdLeadership, boolean[]>();
 
 beforeAll(async () => {
   etcd = await startEtcd();
@@ -34,6 +36,7 @@ function candidates(names: string[]): { c: EtcdLeadership[]; changes: Record<str
     changes[n] = [];
     l.onChange((v) => changes[n].push(v));
     open.push(l);
+    seen.set(l, changes[n]);
     return l;
   });
   return { c, changes, key };
@@ -41,11 +44,17 @@ function candidates(names: string[]): { c: EtcdLeadership[]; changes: Record<str
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls every 10 ms until `cond` holds; fails if both candidates ever lead at once. Returns the ms it took. */
+/**
+ * Polls every 10 ms until `cond` holds; fails if both candidates ever lead at
+ * once, or if a candidate's listeners have not yet been told what `isLeader()`
+ * says. Returns the ms it took.
+ */
 async function until(cs: EtcdLeadership[], cond: () => boolean, withinMs: number): Promise<number> {
   const t0 = performance.now();
   for (;;) {
-    expect(cs.filter((l) => l.isLeader()).length, 'two leaders at once').toBeLessThanOrEqual(1);
+    const leading = cs.map((l) => l.isLeader());
+    expect(leading.filter(Boolean).length, 'two leaders at once').toBeLessThanOrEqual(1);
+    cs.forEach((l, i) => expect(seen.get(l)?.at(-1) ?? false, `onChange lags isLeader() of ${l.identity}`).toBe(leading[i]));
     if (cond()) return performance.now() - t0;
     if (performance.now() - t0 > withinMs) throw new Error(`not within ${withinMs} ms`);
     await sleep(10);
