@@ -11,29 +11,14 @@
  * BENCH_CONSOLIDATION_BUDGET_MS: the request's time budget (default 1000).
  */
 import * as os from 'node:os';
-import { PowerState, cpuMillis, epochMs, memBytes, watts } from '../src/domain';
-import { DEFAULT_CORE_CONFIG, Wattplace } from '../src/decision';
+import { cloudCore, cloudRunning } from '../src/decision/fixtures';
 import { planConsolidation } from '../src/decision/consolidation';
 import { cloudCapacityBound, cloudScenario, type Cloud } from '../src/solver/fixtures';
 
 const GiB = 2 ** 30;
 const BUDGET = Number(process.env.BENCH_CONSOLIDATION_BUDGET_MS ?? 1000);
 
-function core(cloud: Cloud): Wattplace {
-  const now = Date.now();
-  const wp = new Wattplace({ ...DEFAULT_CORE_CONFIG, snapshotRefreshMs: 0 }, () => now);
-  wp.registerHosts(cloud.hosts.map((h) => ({ id: h.id, site: 'default', capacity: { cpuMillis: cpuMillis(h.vcpus * 1000), memBytes: memBytes(h.memGiB * GiB) }, power: h.power, state: PowerState.ON, labels: {} })));
-  const cpu = new Float64Array(cloud.hosts.length);
-  const mem = new Float64Array(cloud.hosts.length);
-  const used = new Float64Array(cloud.hosts.length);
-  for (const v of cloud.vms) {
-    cpu[v.host] += v.vcpus * 1000;
-    mem[v.host] += v.memGiB * GiB;
-    used[v.host] += v.util * v.vcpus;
-  }
-  wp.report(cloud.hosts.map((h, i) => ({ hostId: h.id, time: epochMs(now - 1000), watts: watts(100), cpuUtil: used[i] / h.vcpus, memUtil: mem[i] / (h.memGiB * GiB), allocated: { cpuMillis: cpuMillis(cpu[i]), memBytes: memBytes(mem[i]) } })));
-  return wp;
-}
+const core = (cloud: Cloud) => cloudCore(cloud, Date.now());
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / GiB)} GiB, budget ${BUDGET} ms, migration 2 W`);
@@ -42,7 +27,7 @@ async function main(): Promise<void> {
   for (const [h, v] of [[100, 600], [200, 1200], [1000, 6000]]) {
     const cloud = cloudScenario(h, v);
     const wp = core(cloud);
-    const running = cloud.vms.map((x) => ({ workload: { id: x.id, demand: { cpuMillis: cpuMillis(x.vcpus * 1000), memBytes: memBytes(x.memGiB * GiB) }, selector: {} }, hostId: cloud.hosts[x.host].id }));
+    const running = cloudRunning(cloud);
     const deps = { core: wp, limits: { maxWorkloads: 10_000 }, migrationWatts: 2 };
     const req = { running, maxMigrations: 0, timeBudgetMs: BUDGET, hostIds: cloud.hosts.map((x) => x.id) };
     const t = performance.now();

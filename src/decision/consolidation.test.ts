@@ -1,10 +1,9 @@
 import { Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { PowerState, cpuMillis, epochMs, memBytes, watts } from '../domain';
 import { cloudCapacityBound, cloudScenario, type Cloud } from '../solver/fixtures';
 import { planConsolidation, type ConsolidationPlan } from './consolidation';
 import { SolverMetrics } from './batch-metrics';
-import { DEFAULT_CORE_CONFIG, Wattplace } from './index';
+import { cloudCore, cloudRunning } from './fixtures';
 
 /**
  * PlanConsolidation on the issue-12 cloud (src/solver/fixtures.ts cloudScenario:
@@ -14,34 +13,8 @@ import { DEFAULT_CORE_CONFIG, Wattplace } from './index';
  * VM counts on source and target until its step is done, and the target must stay
  * within 0.8 × vCPUs allocated, 0.8 × vCPUs measured (Σ util × vCPUs) and its memory.
  */
-const GiB = 2 ** 30;
 
-function core(cloud: Cloud): Wattplace {
-  const now = 1_700_000_000_000;
-  const wp = new Wattplace({ ...DEFAULT_CORE_CONFIG, snapshotRefreshMs: 0 }, () => now);
-  wp.registerHosts(
-    cloud.hosts.map((h) => ({ id: h.id, site: 'default', capacity: { cpuMillis: cpuMillis(h.vcpus * 1000), memBytes: memBytes(h.memGiB * GiB) }, power: h.power, state: PowerState.ON, labels: {} })),
-  );
-  const cpu = new Float64Array(cloud.hosts.length);
-  const mem = new Float64Array(cloud.hosts.length);
-  const used = new Float64Array(cloud.hosts.length);
-  for (const v of cloud.vms) {
-    cpu[v.host] += v.vcpus * 1000;
-    mem[v.host] += v.memGiB * GiB;
-    used[v.host] += v.util * v.vcpus;
-  }
-  wp.report(
-    cloud.hosts.map((h, i) => ({
-      hostId: h.id,
-      time: epochMs(now - 1000),
-      watts: watts(100),
-      cpuUtil: used[i] / h.vcpus,
-      memUtil: mem[i] / (h.memGiB * GiB),
-      allocated: { cpuMillis: cpuMillis(cpu[i]), memBytes: memBytes(mem[i]) },
-    })),
-  );
-  return wp;
-}
+const core = (cloud: Cloud) => cloudCore(cloud, 1_700_000_000_000);
 
 /** Replays the plan; returns hosts left on and the moves off a host left on that neither make room for a freed host nor relieve an over-full one. */
 function replay(cloud: Cloud, plan: ConsolidationPlan): { hostsOn: number; pointless: number } {
@@ -103,10 +76,7 @@ describe('PlanConsolidation on the issue-12 cloud', () => {
   ])('$hosts hosts / $vms VMs: ≤ 1.05 × the capacity bound on, every step within limits, ≤ 5 % pointless moves, the same plan twice', async ({ hosts, vms }) => {
     const cloud = cloudScenario(hosts, vms);
     const wp = core(cloud);
-    const running = cloud.vms.map((v) => ({
-      workload: { id: v.id, demand: { cpuMillis: cpuMillis(v.vcpus * 1000), memBytes: memBytes(v.memGiB * GiB) }, selector: {} },
-      hostId: cloud.hosts[v.host].id,
-    }));
+    const running = cloudRunning(cloud);
     const deps = { core: wp, limits: { maxWorkloads: 10_000 }, migrationWatts: 2 };
     const req = { running, maxMigrations: 0, timeBudgetMs: 1000, hostIds: cloud.hosts.map((h) => h.id) };
     const a = await planConsolidation(deps, req);
@@ -128,10 +98,7 @@ describe('PlanConsolidation on the issue-12 cloud', () => {
     const registry = new Registry();
     const gauge = new Gauge({ name: 'wattplace_solver_gap', help: 'gap', labelNames: ['rpc'] as const, registers: [registry] });
     const sm = new SolverMetrics(registry);
-    const running = cloud.vms.map((v) => ({
-      workload: { id: v.id, demand: { cpuMillis: cpuMillis(v.vcpus * 1000), memBytes: memBytes(v.memGiB * GiB) }, selector: {} },
-      hostId: cloud.hosts[v.host].id,
-    }));
+    const running = cloudRunning(cloud);
     const a = await planConsolidation({ core: core(cloud), migrationWatts: 2, observer: (rpc) => sm.observer(rpc) }, { running, maxMigrations: 0, timeBudgetMs: 500, hostIds: [] });
     expect(a.migrations.length).toBeGreaterThan(0);
     expect((await gauge.get()).values[0].value).toBe(a.stats.gap);
