@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pb from '../../src/gen/wattplace/v1/wattplace';
 import { GiB, pbHost, pbTable, sample, workload } from '../fixtures/clusters';
 import { G4_WATTS } from '../fixtures/power';
-import { startTestServer, type TestServer } from '../helpers/grpc';
+import { failure, startTestServer, type TestServer } from '../helpers/grpc';
 
 let t: TestServer;
 const MAX_BATCH = 10; // a small batch limit so the limit test stays small
@@ -18,15 +18,6 @@ beforeAll(async () => {
   await t.rpc.registerHosts({ hosts: [pbHost('e-a', { cpu: 8000, memGiB: 32 }), pbHost('e-b', { cpu: 4000, memGiB: 16 })] });
 });
 afterAll(() => t.close());
-
-async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as grpc.ServiceError;
-  }
-  throw new Error('the call succeeded; expected an error status');
-}
 
 const g4With = (i: number, v: number) => G4_WATTS.map((w, j) => (j === i ? v : w));
 const okHost = pbHost('e-new', { cpu: 8000, memGiB: 32 });

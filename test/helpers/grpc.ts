@@ -14,6 +14,16 @@ export function call<Req, Res>(
   return new Promise((resolve, reject) => method.call(client, req, md, {}, (e, r) => (e ? reject(e) : resolve(r))));
 }
 
+/** The error status of a call that must fail; throws when the call succeeds. */
+export async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as grpc.ServiceError;
+  }
+  throw new Error('the call succeeded; expected an error status');
+}
+
 export interface TestServer {
   readonly server: RunningServer;
   readonly telemetry: pb.TelemetryServiceClient;

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pb from '../../src/gen/wattplace/v1/wattplace';
 import { pbHost, sample, workload } from '../fixtures/clusters';
-import { startTestServer, type TestServer } from '../helpers/grpc';
+import { failure, startTestServer, type TestServer } from '../helpers/grpc';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -34,15 +34,6 @@ function unaryRaw(path: string, body: Buffer, deadlineMs = 5_000): Promise<grpc.
   return new Promise((resolve) => {
     raw.makeUnaryRequest(path, id, id, body, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (e, r) => resolve(e ?? (r as Buffer)));
   });
-}
-
-async function failure(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as grpc.ServiceError;
-  }
-  throw new Error('the call succeeded; expected an error status');
 }
 
 /** The server still answers /healthz and places (and releases) a 1-core workload correctly. */
