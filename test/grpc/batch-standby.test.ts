@@ -89,6 +89,14 @@ const X5675 = catalogSpec('ibm-x3550-x5675', 10)!; // SPECpower table, 58.4 W id
 const X3480 = catalogSpec('ibm-x3250-x3480', 5)!; // 42.3 W idle … 113 W
 const G5 = catalogSpec('hp-ml110-g5', 6)!; // 93.7 W idle … 135 W
 
+/** Fleet "big-mid-small": one 64-core, one 32-core and two 8-core hosts, all ON and empty. */
+const BIG_MID_SMALL: readonly FleetHost[] = [
+  { id: 'big-64', cores: 64, memGiB: 256, power: BIG },
+  { id: 'mid-32', cores: 32, memGiB: 128, power: MID },
+  { id: 'small-a', cores: 8, memGiB: 32, power: SMALL },
+  { id: 'small-b', cores: 8, memGiB: 32, power: SMALL },
+];
+
 const mixed: Demand[] = [4, 4, 3, 3, 2, 2, 1, 1].map((c, i) => ({ id: `w${i}`, cores: c, memGiB: 4 * c }));
 
 interface Scenario {
@@ -108,12 +116,7 @@ const scenarios: Scenario[] = [
     // (big-64 alone: 255 + 8 + 6 = 269 W; mid + one small taking 6 cores:
     // 110 + 4.6875·14 + 45 + 9.375·6 = 276.875 + 12 + 3 = 291.875 W).
     name: 'linear big/mid/2 small, all ON and empty',
-    hosts: [
-      { id: 'big-64', cores: 64, memGiB: 256, power: BIG },
-      { id: 'mid-32', cores: 32, memGiB: 128, power: MID },
-      { id: 'small-a', cores: 8, memGiB: 32, power: SMALL },
-      { id: 'small-b', cores: 8, memGiB: 32, power: SMALL },
-    ],
+    hosts: BIG_MID_SMALL,
     workloads: mixed,
     optimum: 221.75,
   },
@@ -124,12 +127,7 @@ const scenarios: Scenario[] = [
     // host 1 (20 ≤ 32 GiB): mid 6 + two small 1 each = 110 + 4.6875·6 + 2·(45 + 9.375)
     // + big 12 = 258.875 W; mid 6 + big 2 = 138.125 + 187.5 + 2·3 = 331.625 W.
     name: 'memory-bound batch on the same fleet',
-    hosts: [
-      { id: 'big-64', cores: 64, memGiB: 256, power: BIG },
-      { id: 'mid-32', cores: 32, memGiB: 128, power: MID },
-      { id: 'small-a', cores: 8, memGiB: 32, power: SMALL },
-      { id: 'small-b', cores: 8, memGiB: 32, power: SMALL },
-    ],
+    hosts: BIG_MID_SMALL,
     workloads: Array.from({ length: 8 }, (_, i) => ({ id: `m${i}`, cores: 1, memGiB: 20 })),
     optimum: 224,
   },
@@ -149,6 +147,21 @@ const scenarios: Scenario[] = [
     ],
     workloads: [3, 3, 2, 2, 1, 1, 1, 1].map((c, i) => ({ id: `t${i}`, cores: c, memGiB: 4 * c })),
     optimum: 150.8333333 + 17,
+  },
+  {
+    // Fleet "four-empty-on": 18 cores and 48 GiB over four hosts of different curves.
+    // on-b takes 12 cores (70 + 120·12/16 = 160 W), on-d 6 (40 + 70·6/8 = 92.5 W), on-a and
+    // on-c stand by (10 + 6 W): 268.5 W. All on the largest host, as when empty ON hosts
+    // were priced at P(0): 160 + 190·18/32 = 266.875 + 5 + 6 + 3 = 280.875 W (4.6 % more).
+    name: 'four empty ON hosts of different curves',
+    hosts: [
+      { id: 'on-a', cores: 32, memGiB: 128, power: linear(160, 350, 10) },
+      { id: 'on-b', cores: 16, memGiB: 64, power: linear(70, 190, 5) },
+      { id: 'on-c', cores: 16, memGiB: 64, power: linear(90, 200, 6) },
+      { id: 'on-d', cores: 8, memGiB: 32, power: linear(40, 110, 3) },
+    ],
+    workloads: [3, 2, 4, 1, 2, 3, 2, 1].map((c, i) => ({ id: `f${i}`, cores: c, memGiB: [8, 4, 16, 2, 4, 8, 4, 2][i] })),
+    optimum: 268.5,
   },
 ];
 
