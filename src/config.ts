@@ -80,6 +80,9 @@ export const ConfigSchema = z
       .lt(0.5)
       .default(0.005)
       .describe('share of active host time with demand above capacity that POST /v1/rebalance may spend (0.005 = 0.5 %); sets its margins each call'),
+    // The applier (src/applier, README "Closing the loop"): a section of the config file, validated
+    // by src/applier/config.ts; only its mode has a flag (--applier-mode) and an env variable.
+    applier: z.record(z.string(), z.unknown()).default({}).describe('applier section (config file): mode, hosts, nova, power, etcd, …'),
     consolidationMigrationWatts: z.number().nonnegative().default(2).describe('watts each migration of a consolidation plan must save (priced into the plan: a host is freed only when it saves more than its migrations cost)'),
   })
   .strict();
@@ -88,7 +91,9 @@ export type ServiceConfig = z.infer<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
-const keys = Object.keys(ConfigSchema.shape) as (keyof ServiceConfig)[];
+/** Keys set from env and flags; `applier` is a section of the file (its mode: APPLIER_MODE_ENV, --applier-mode). */
+const keys = (Object.keys(ConfigSchema.shape) as (keyof ServiceConfig)[]).filter((k) => k !== 'applier');
+export const APPLIER_MODE_ENV = 'WATTPLACE_APPLIER_MODE';
 export const envName = (k: string): string => `WATTPLACE_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 export const flagName = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -130,6 +135,12 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags
   for (const k of keys) {
     const v = opts.flags?.[k];
     if (v !== undefined) raw[k] = typeof v === 'string' ? coerce(k, v) : v;
+  }
+  const mode = opts.flags?.applierMode ?? env[APPLIER_MODE_ENV];
+  if (mode !== undefined) {
+    const a = raw.applier;
+    if (a !== undefined && (a === null || typeof a !== 'object' || Array.isArray(a))) throw new ConfigError('invalid configuration: applier: must be a mapping of keys to values');
+    raw.applier = { ...((a as Record<string, unknown> | undefined) ?? {}), mode };
   }
   const r = ConfigSchema.safeParse(raw);
   if (!r.success) {

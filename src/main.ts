@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import pino from 'pino';
 import { z } from 'zod';
-import { ConfigError, ConfigSchema, flagName, loadConfig, envName } from './config';
+import { APPLIER_MODE_ENV, ConfigError, ConfigSchema, flagName, loadConfig, envName } from './config';
 import { registerSimulate } from './sim/cli';
 import { LOG_REDACT } from './api/auth';
 
@@ -14,17 +14,21 @@ const serve = program
   .description('run the gRPC and HTTP service (telemetry in memory; --store influx persists it to InfluxDB)')
   .option('--config <file>', 'YAML or JSON config file');
 for (const [key, def] of Object.entries(ConfigSchema.shape)) {
+  if (key === 'applier') continue; // a section of the config file; its mode has a flag of its own
   const d = (def as { description?: string }).description;
   // Booleans take an optional value: `--insecure` alone means true, `--insecure false` also works.
   const inner = (def as unknown as { def: { innerType?: unknown } }).def.innerType ?? def;
   const arg = inner instanceof z.ZodBoolean ? '[value]' : '<value>';
   serve.addOption(new Option(`--${flagName(key)} ${arg}`, `${d ?? key} (env ${envName(key)})`));
 }
+serve.addOption(new Option('--applier-mode <value>', `applier: off, dry-run or on (config file applier.mode; env ${APPLIER_MODE_ENV})`));
 serve.action(async (opts: Record<string, string>) => {
   let cfg;
+  const { parseApplierConfig } = await import('./applier/config.js');
   try {
     const { config, ...flags } = opts;
     cfg = loadConfig({ file: config, env: process.env, flags });
+    parseApplierConfig(cfg.applier); // a bad applier section is a start-up error naming its key
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`wattplace: ${e.message}\n`);

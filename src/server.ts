@@ -12,6 +12,8 @@ import { keplerFromConfig } from './api/kepler';
 import { LOG_REDACT, loadSecurity } from './api/auth';
 import { splitHostPort, type ServiceConfig } from './config';
 import { InfluxAttachment } from './telemetry/influx';
+import { createApplier, type Applier } from './applier';
+import type { ComputeCloud } from './applier/ports';
 
 export interface RunningServer {
   readonly core: Wattplace;
@@ -23,6 +25,8 @@ export interface RunningServer {
   readonly httpAddress: string;
   /** InfluxDB persistence / Telegraf reader, when configured (`store: influx`, `telegraf`). */
   readonly influx?: InfluxAttachment;
+  /** The applier, unless `applier.mode` is off. */
+  readonly applier: Applier | null;
   /** Stops accepting, finishes in-flight calls (up to the grace period), closes. */
   stop(): Promise<void>;
 }
@@ -33,6 +37,8 @@ export interface ServerOptions {
   readonly extra?: ExtraPlacementHandlers;
   /** Lets modules add HTTP routes and gRPC handlers before the ports open. */
   readonly plugins?: ((s: { core: Wattplace; http: HttpApi; metrics: Metrics; log: Logger }) => void)[];
+  /** Wraps the applier's Nova client (tests count its calls through it). */
+  readonly applierCloud?: (c: ComputeCloud) => ComputeCloud;
 }
 
 export function coreConfig(c: ServiceConfig): CoreConfig {
@@ -96,6 +102,10 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
     text: await metrics.text(),
     contentType: metrics.registry.contentType,
   }));
+  // the applier (off by default): GET /v1/applier answers in every mode
+  const applierLog = log.child({ component: 'applier' });
+  const applier = createApplier(cfg.applier, { core, registry: metrics.registry, log: (event, fields) => applierLog.info(fields, event), cloud: opts.applierCloud });
+  httpApi.route('GET', '/v1/applier', () => ({ status: 200, body: applier ? applier.status() : { mode: 'off' } }));
   const deps = { core, metrics, log };
   for (const p of [k8sPlugin(cfg), rebalancePlugin(cfg.overloadTarget), ...(opts.plugins ?? [])]) p({ core, http: httpApi, metrics, log });
   const kepler = keplerFromConfig(cfg, { core, log, metrics });
@@ -119,6 +129,7 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
   }
   ready = true;
   kepler?.start();
+  applier?.start().catch((e) => log.error({ err: (e as Error).message }, 'applier did not start'));
   influx?.start().catch((e) => log.warn({ err: (e as Error).message }, 'InfluxDB restore abandoned'));
   const fmt = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const grpcAddress = fmt(g.host, grpcPort);
@@ -142,10 +153,11 @@ export async function startServer(cfg: ServiceConfig, opts: ServerOptions = {}):
         });
       });
       kepler?.stop();
+      await applier?.stop();
       await httpApi.close();
       await influx?.close(cfg.shutdownGraceMs);
       core.close();
       log.info('wattplace stopped');
     })());
-  return { core, metrics, http: httpApi, grpcServer: server, grpcAddress, httpAddress, influx, stop };
+  return { core, metrics, http: httpApi, grpcServer: server, grpcAddress, httpAddress, influx, applier, stop };
 }

@@ -19,6 +19,13 @@ export interface ConsolidationRequest {
   readonly timeBudgetMs: number;
   /** Hosts the plan may use; empty = the hosts named in running (all hosts when running is empty). */
   readonly hostIds: readonly string[];
+  /**
+   * Load on a host that is neither listed nor movable (e.g. servers that are
+   * building or already migrating): it stays where it is, and a host holding
+   * any is not powered down. Counted as max(this, allocation reported beyond
+   * the listed workloads), so a report that already includes it is not doubled.
+   */
+  readonly fixed?: readonly { readonly hostId: string; readonly cpuMillis: number; readonly memBytes: number }[];
 }
 
 export interface PlannedMigration {
@@ -146,11 +153,20 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
       listedM[m.h] += m.w.demand.memBytes;
     }
   }
+  const extraC = new Float64Array(snap.size);
+  const extraM = new Float64Array(snap.size);
+  (req.fixed ?? []).forEach((f, i) => {
+    const h = snap.indexOf(f.hostId);
+    if (h < 0) throw new ValidationError(`fixed[${i}].host_id`, `unknown host ${echo(f.hostId)}: not registered with wattplace`);
+    if (!(f.cpuMillis >= 0) || !(f.memBytes >= 0)) throw new ValidationError(`fixed[${i}]`, 'cpu and memory must be ≥ 0');
+    extraC[h] += f.cpuMillis;
+    extraM[h] += f.memBytes;
+  });
   const ceil = cfg.cpuCeiling;
   const hosts: SolverHost[] = scope.map((h) => {
     const cap = snap.capCpu[h];
-    const fixedC = Math.max(0, snap.allocCpu[h] - listedC[h]) + Math.max(0, (book.cpu[h] ?? 0) - resListedC[h]);
-    const fixedM = Math.max(0, snap.allocMem[h] - listedM[h]) + Math.max(0, (book.mem[h] ?? 0) - resListedM[h]);
+    const fixedC = Math.max(snap.allocCpu[h] - listedC[h], extraC[h], 0) + Math.max(0, (book.cpu[h] ?? 0) - resListedC[h]);
+    const fixedM = Math.max(snap.allocMem[h] - listedM[h], extraM[h], 0) + Math.max(0, (book.mem[h] ?? 0) - resListedM[h]);
     const stale = now - snap.lastSampleMs[h] > cfg.staleAfterMs;
     const frozen = snap.state[h] === PowerState.MAINTENANCE || stale;
     return {
@@ -173,7 +189,7 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
   const measuredShare = (m: (typeof mine)[number]): number => {
     const u = snap.cpuUtil[m.h];
     if (!(u === u)) return 0;
-    const total = Math.max(snap.allocCpu[m.h], listedC[m.h]) + (book.cpu[m.h] ?? 0);
+    const total = Math.max(snap.allocCpu[m.h], listedC[m.h] + extraC[m.h]) + (book.cpu[m.h] ?? 0);
     return total > 0 ? (u * snap.capCpu[m.h] * m.w.demand.cpuMillis) / total : 0;
   };
   const ws: SolverWorkload[] = mine.map((m) => ({

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ConfigError } from '../config';
+import { DEFAULT_APPLIER_SETTINGS as D, type ApplierSettings } from './applier';
+import { EtcdLeadershipSchema } from './leader/etcd';
+import { NovaOptionsSchema } from './nova/nova';
+import { IpmiHostSchema, IpmiOptionsSchema } from './power/ipmi/ipmi';
+
+/**
+ * The `applier` section of the config file (README "Closing the loop"). Off by
+ * default; `applier.mode` can also be set with `--applier-mode` or
+ * WATTPLACE_APPLIER_MODE. Everything else lives in the file: credentials are
+ * named by file path, never given inline.
+ */
+const ms = (min: number, max: number, def: number) => z.number().int().min(min).max(max).default(def);
+
+const PowerEntrySchema = z.discriminatedUnion('driver', [
+  IpmiHostSchema.extend({ driver: z.literal('ipmi') }).strict(),
+  z.object({ driver: z.literal('none') }).strict(),
+]);
+export type PowerEntry = z.infer<typeof PowerEntrySchema>;
+
+export const ApplierConfigSchema = z
+  .object({
+    mode: z.enum(['off', 'dry-run', 'on']).default('off'),
+    /** Managed hosts: a label selector and/or sites; default every registered host. */
+    hosts: z
+      .object({
+        selector: z.record(z.string().min(1).max(317), z.string().max(63)).default({}),
+        sites: z.array(z.string().min(1).max(253)).max(1000).default([]),
+      })
+      .strict()
+      .default({ selector: {}, sites: [] }),
+    intervalMs: ms(1_000, 86_400_000, D.intervalMs),
+    tickMs: ms(100, 3_600_000, D.tickMs),
+    minSavingWatts: z.number().min(0).default(D.minSavingWatts),
+    headroom: z.number().min(0).max(1).default(D.headroom),
+    maxConcurrentMigrations: z.number().int().min(1).max(64).default(D.maxConcurrentMigrations),
+    maxMigrationsPerCycle: z.number().int().min(1).max(10_000).default(D.maxMigrationsPerCycle),
+    migrationTimeoutMs: ms(1_000, 86_400_000, D.migrationTimeoutMs),
+    wakeTimeoutMs: ms(1_000, 86_400_000, D.wakeTimeoutMs),
+    powerTimeoutMs: ms(1_000, 3_600_000, D.powerTimeoutMs),
+    pollMs: ms(50, 60_000, D.pollMs),
+    planBudgetMs: ms(10, 600_000, D.planBudgetMs),
+    missWindowMs: ms(1_000, 3_600_000, D.missWindowMs),
+    migrationWatts: z.number().min(0).default(D.migrationWatts),
+    /** The journal file (created with its folder). */
+    journalFile: z.string().min(1).max(4096).default('wattplace-applier.journal'),
+    /** Nova's compute API (required unless mode is off). */
+    nova: NovaOptionsSchema.optional(),
+    /** Host → power driver; the key `*` applies to hosts not listed (driver `none` only). A host with no entry is never drained. */
+    power: z.record(z.string().min(1).max(253), PowerEntrySchema).default({}),
+    ipmi: IpmiOptionsSchema.default(IpmiOptionsSchema.parse({})),
+    /** Leadership; without it the applier assumes it is the only replica. */
+    etcd: EtcdLeadershipSchema.optional(),
+    /** This replica's name in the election (default host name and pid). */
+    identity: z.string().min(1).max(253).optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const star = c.power['*'];
+    if (star && star.driver !== 'none') ctx.addIssue({ code: 'custom', path: ['power', '*'], message: 'the default entry "*" can only be driver none (ipmi needs a BMC per host)' });
+    if (c.mode !== 'off' && c.nova === undefined) ctx.addIssue({ code: 'custom', path: ['nova'], message: 'required when mode is dry-run or on' });
+    if (c.tickMs > c.intervalMs) ctx.addIssue({ code: 'custom', path: ['tickMs'], message: 'must not exceed intervalMs' });
+  });
+
+export type ApplierConfig = z.infer<typeof ApplierConfigSchema>;
+
+const issues = (prefix: string, e: z.ZodError): string =>
+  e.issues
+    .map((i) => {
+      const key = [prefix, ...i.path.map(String)].join('.');
+      const extra = i.code === 'unrecognized_keys' ? ` (${(i as { keys?: string[] }).keys?.join(', ')})` : '';
+      return `${key}: ${i.message}${extra}`;
+    })
+    .join('; ');
+
+/** Validates `applier` (the raw section); ConfigError naming the key otherwise. */
+export function parseApplierConfig(raw: unknown): ApplierConfig {
+  const r = ApplierConfigSchema.safeParse(raw ?? {});
+  if (!r.success) throw new ConfigError(`invalid configuration: ${issues('applier', r.error)}`);
+  return r.data;
+}
+
+export function applierSettings(c: ApplierConfig): ApplierSettings {
+  return {
+    mode: c.mode,
+    selector: c.hosts.selector,
+    sites: c.hosts.sites,
+    intervalMs: c.intervalMs,
+    tickMs: c.tickMs,
+    minSavingWatts: c.minSavingWatts,
+    headroom: c.headroom,
+    maxConcurrentMigrations: c.maxConcurrentMigrations,
+    maxMigrationsPerCycle: c.maxMigrationsPerCycle,
+    migrationTimeoutMs: c.migrationTimeoutMs,
+    wakeTimeoutMs: c.wakeTimeoutMs,
+    powerTimeoutMs: c.powerTimeoutMs,
+    pollMs: c.pollMs,
+    planBudgetMs: c.planBudgetMs,
+    missWindowMs: c.missWindowMs,
+    migrationWatts: c.migrationWatts,
+  };
+}
