@@ -1,5 +1,6 @@
 import {
   NoFeasibleHostError,
+  PowerState,
   ValidationError,
   watts,
   type Candidate,
@@ -10,6 +11,9 @@ import {
 import { buildPruneOrder, PlacementRunner, type PruneOrder, type CandidateOverrides, type PlacementConfig, type PreparedDemand, type RunResult } from '../placement';
 import type { ClusterSnapshot, MemoryStore, ReservationBook, SnapshotCollector } from '../telemetry';
 import { checkCandidate, checkWorkload } from './workload';
+
+// A module constant: `PowerState.STANDBY` through the domain barrel is a getter call.
+const STANDBY: number = PowerState.STANDBY;
 
 export interface DecisionConfig extends PlacementConfig {
   /** Runner-up hosts returned by Place. */
@@ -66,6 +70,8 @@ export interface PlaceResult {
   readonly marginalWatts: number;
   readonly score: number;
   readonly reservationId: string;
+  /** The chosen host is in STANDBY: the caller (or wattplace's applier) must wake it first. */
+  readonly wake: boolean;
   readonly alternatives: HostScore[];
   /** Hosts examined and rejected (Place stops examining once no host left can enter its answer). */
   readonly rejected: Rejection[];
@@ -171,6 +177,7 @@ export class DecisionEngine {
       marginalWatts: res.marginal[0],
       score: res.score[0],
       reservationId: r.id,
+      wake: snap.state[h] === STANDBY,
       alternatives: this.scores(res, snap, 1, res.count),
       rejected,
       pluginErrors: res.pluginErrors,
