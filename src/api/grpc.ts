@@ -197,6 +197,7 @@ export function placementService(deps: GrpcDeps, extra: ExtraPlacementHandlers =
         marginalWatts: r.marginalWatts,
         score: r.score,
         reservationId: r.reservationId,
+        wake: r.wake,
         alternatives: r.alternatives,
         rejected: r.rejected,
       };

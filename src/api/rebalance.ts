@@ -48,7 +48,7 @@ const num = (v: unknown, field: string, min = 0): number => {
  * plan. `z`, `drainZ`, `openZ` in the body are expert overrides: that call
  * uses them (the observation is still counted).
  *
- * Hosts in MAINTENANCE take nothing new. Power comes from each host's model.
+ * Hosts in MAINTENANCE or draining for standby take nothing new. Power comes from each host's model.
  * Two views are kept safe at every step, the moving workload counted on its
  * target from the start of the move (and on its source until the end):
  *  - measured demand (the forecast of cpuHistory) against the registered CPU, as
@@ -122,7 +122,7 @@ export function rebalance(core: Wattplace, body: unknown, control: OverloadContr
     cost[i] = r.cost === undefined ? Math.max(1, mem[i]) : num(r.cost, `${at}.cost`);
   });
   const usable = new Uint8Array(snap.size);
-  for (let h = 0; h < snap.size; h++) usable[h] = snap.state[h] === PowerState.MAINTENANCE ? 0 : 1;
+  for (let h = 0; h < snap.size; h++) usable[h] = snap.state[h] === PowerState.MAINTENANCE || snap.draining[h] !== 0 ? 0 : 1;
   // allocation room per host for the listed workloads (see above)
   const book = core.reservations;
   book.expire(core.clock());

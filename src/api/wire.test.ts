@@ -24,8 +24,9 @@ const placeCases: Record<string, pb.PlaceResponse> = {
       { hostId: 'host-00003', reason: 'stale telemetry: last sample 612.3 s ago, bound 60.0 s' },
     ],
     score: -3.25,
+    wake: true,
   },
-  'zero score and watts are left out': { hostId: 'h', marginalWatts: 0, reservationId: 'r', alternatives: [], rejected: [{ hostId: 'x', reason: 'y' }], score: 0 },
+  'zero score and watts are left out': { hostId: 'h', marginalWatts: 0, reservationId: 'r', alternatives: [], rejected: [{ hostId: 'x', reason: 'y' }], score: 0, wake: false },
   'empty host id or reason is left out of the entry': {
     hostId: 'h',
     marginalWatts: 1,
@@ -37,6 +38,7 @@ const placeCases: Record<string, pb.PlaceResponse> = {
       { hostId: '', reason: '' },
     ],
     score: 1,
+    wake: false,
   },
   // 127/128 and 16383/16384 bytes: the one-, two- and three-byte length prefixes.
   'length prefixes at varint boundaries': {
@@ -51,6 +53,7 @@ const placeCases: Record<string, pb.PlaceResponse> = {
       { hostId: 'g', reason: 'h'.repeat(300_000) },
     ],
     score: -1,
+    wake: false,
   },
   'non-ASCII label value in a reason (falls back to ts-proto)': {
     hostId: 'h',
@@ -62,6 +65,7 @@ const placeCases: Record<string, pb.PlaceResponse> = {
       { hostId: 'b', reason: capacityReason },
     ],
     score: -1,
+    wake: false,
   },
   'non-ASCII host id (falls back to ts-proto)': {
     hostId: 'h',
@@ -70,6 +74,7 @@ const placeCases: Record<string, pb.PlaceResponse> = {
     alternatives: [],
     rejected: [{ hostId: 'knoten-✓-1', reason: 'host is in MAINTENANCE' }],
     score: -1,
+    wake: false,
   },
   // The last string ends the buffer: 'éab' (3 chars, 4 bytes) must not pass for ASCII by filling it exactly.
   'non-ASCII text at the very end of the list': {
@@ -82,6 +87,7 @@ const placeCases: Record<string, pb.PlaceResponse> = {
       { hostId: 'b', reason: 'éab' },
     ],
     score: -1,
+    wake: false,
   },
   'astral char at the end': {
     hostId: 'h',
@@ -90,8 +96,11 @@ const placeCases: Record<string, pb.PlaceResponse> = {
     alternatives: [],
     rejected: [{ hostId: 'a', reason: 'x𝄞' }],
     score: -1,
+    wake: false,
   },
-  'no rejections': { hostId: 'h', marginalWatts: 2, reservationId: 'r', alternatives: [{ hostId: 'b', marginalWatts: 3, score: -3 }], rejected: [], score: -2 },
+  'wake with nothing rejected, zero score': { hostId: 'h', marginalWatts: 2, reservationId: 'r', alternatives: [], rejected: [], score: 0, wake: true },
+  'wake after rejections and score': { hostId: 'h', marginalWatts: 2, reservationId: 'r', alternatives: [], rejected: [{ hostId: 'x', reason: 'host is draining for standby' }], score: -2, wake: true },
+  'no rejections': { hostId: 'h', marginalWatts: 2, reservationId: 'r', alternatives: [{ hostId: 'b', marginalWatts: 3, score: -3 }], rejected: [], score: -2, wake: false },
 };
 
 describe('encodePlaceResponse: the same bytes as ts-proto', () => {
@@ -104,7 +113,7 @@ describe('encodePlaceResponse: the same bytes as ts-proto', () => {
   }
 
   it('a lone surrogate at the end (not valid UTF-16, written as U+FFFD by both)', () => {
-    const m: pb.PlaceResponse = { hostId: 'h', marginalWatts: 1, reservationId: 'r', alternatives: [], rejected: [{ hostId: 'b', reason: 'y\ud800' }], score: -1 };
+    const m: pb.PlaceResponse = { hostId: 'h', marginalWatts: 1, reservationId: 'r', alternatives: [], rejected: [{ hostId: 'b', reason: 'y\ud800' }], score: -1, wake: false };
     expect(encodePlaceResponse(m).equals(tsProtoPlace(m))).toBe(true);
   });
 
@@ -120,6 +129,7 @@ describe('encodePlaceResponse: the same bytes as ts-proto', () => {
           alternatives: fc.array(score, { maxLength: 4 }),
           rejected: fc.array(fc.record({ hostId: text, reason: text }), { maxLength: 30 }),
           score: fc.double(),
+          wake: fc.boolean(),
         }),
         (m) => {
           expect(encodePlaceResponse(m).equals(tsProtoPlace(m))).toBe(true);

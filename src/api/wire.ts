@@ -87,9 +87,15 @@ function concat(head: Uint8Array, block: Buffer, tail?: Uint8Array): Buffer {
 function encodePlaceExact(m: pb.PlaceResponse): Buffer {
   const block = m.rejected.length > 0 ? encodeRejections(TAG_PLACE_REJECTED, m.rejected) : null;
   if (block === null) return Buffer.from(pb.PlaceResponse.encode(m).finish());
-  // Fields 1–4, then the rejected list (5), then score (6): ts-proto's order.
-  const head = pb.PlaceResponse.encode({ ...m, rejected: [], score: 0 }).finish();
-  const tail = m.score !== 0 ? new BinaryWriter().uint32((6 << 3) | 1).double(m.score).finish() : undefined;
+  // Fields 1–4, then the rejected list (5), then score (6) and wake (7): ts-proto's order.
+  const head = pb.PlaceResponse.encode({ ...m, rejected: [], score: 0, wake: false }).finish();
+  let tail: Uint8Array | undefined;
+  if (m.score !== 0 || m.wake) {
+    const w = new BinaryWriter();
+    if (m.score !== 0) w.uint32((6 << 3) | 1).double(m.score);
+    if (m.wake) w.uint32(7 << 3).bool(true);
+    tail = w.finish();
+  }
   return concat(head, block, tail);
 }
 

@@ -132,7 +132,7 @@ export function batchHost(core: Wattplace, snap: ClusterSnapshot, h: number): So
 }
 
 /** Why no host could take `w`, summarized over the hosts (for the unplaced list). */
-function explain(w: SolverWorkload, hosts: readonly SolverHost[], excluded: { maintenance: number; stale: number }, room: boolean): string {
+function explain(w: SolverWorkload, hosts: readonly SolverHost[], excluded: { maintenance: number; draining: number; stale: number }, room: boolean): string {
   if (room) return `workload ${w.id}: fits a host on its own, but no room was left after placing the rest of the batch`;
   let sel = 0;
   let cpu = 0;
@@ -146,6 +146,7 @@ function explain(w: SolverWorkload, hosts: readonly SolverHost[], excluded: { ma
   }
   const parts = [
     excluded.maintenance && `${excluded.maintenance} in MAINTENANCE`,
+    excluded.draining && `${excluded.draining} draining for standby`,
     excluded.stale && `${excluded.stale} with stale telemetry`,
     sel && `${sel} do not match the selector`,
     cpu && `${cpu} lack cpu`,
@@ -177,10 +178,15 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
   checkSize(limits, snap.size, workloads.length, 'workloads');
   const hostIdx: number[] = [];
   const hosts: SolverHost[] = [];
-  const excluded = { maintenance: 0, stale: 0 };
+  const excluded = { maintenance: 0, draining: 0, stale: 0 };
   for (let h = 0; h < snap.size; h++) {
     if (snap.state[h] === PowerState.MAINTENANCE) {
       excluded.maintenance++;
+      continue;
+    }
+    // a host being drained for STANDBY takes nothing new (the Draining filter)
+    if (snap.draining[h] !== 0) {
+      excluded.draining++;
       continue;
     }
     if (now - snap.lastSampleMs[h] > core.config.staleAfterMs) {
@@ -214,6 +220,10 @@ export async function placeBatch(deps: BatchDeps, workloads: readonly Workload[]
     // the host's free room now, less what this batch already reserved on it
     if (!live || ws[w].cpu > Math.min(live.cpuFree, live.cpuCeilingFree) + 1e-6 || ws[w].mem > live.memFree + 1e-6 || live.state === PowerState.MAINTENANCE) {
       unplaced.push({ hostId: '', reason: `workload ${ws[w].id}: host ${snap.ids[h]} was taken by a concurrent placement while the batch was solved` });
+      continue;
+    }
+    if (snap2.draining[h] !== 0) {
+      unplaced.push({ hostId: '', reason: `workload ${ws[w].id}: host ${snap.ids[h]} started draining for standby while the batch was solved` });
       continue;
     }
     const r = book.reserve(ws[w].id, h, snap2.ids[h], ws[w].cpu, ws[w].mem, now2, core.store.allocatedNow(h));

@@ -68,8 +68,8 @@ export interface ConsolidationPlan {
  *   cpuFree        = capCpu × cpuRatio − fixed;  cpuCeilingFree = ceiling × capCpu × cpuRatio − fixed
  *   memFree        = capMem × memRatio − fixedMem
  *   power          = P((fixed + Σ cpu) / capCpu); an empty host without fixed load goes to STANDBY.
- * Hosts in MAINTENANCE or with stale telemetry keep their workloads (those may
- * leave) but take nothing new and are not powered down.
+ * Hosts in MAINTENANCE, draining for STANDBY or with stale telemetry keep their
+ * workloads (those may leave) but take nothing new and are not powered down.
  *
  * "From the snapshot" (running empty): the snapshot has no per-workload view; the
  * workloads wattplace knows individually are its open reservations (placed by
@@ -168,7 +168,7 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
     const fixedC = Math.max(snap.allocCpu[h] - listedC[h], extraC[h], 0) + Math.max(0, (book.cpu[h] ?? 0) - resListedC[h]);
     const fixedM = Math.max(snap.allocMem[h] - listedM[h], extraM[h], 0) + Math.max(0, (book.mem[h] ?? 0) - resListedM[h]);
     const stale = now - snap.lastSampleMs[h] > cfg.staleAfterMs;
-    const frozen = snap.state[h] === PowerState.MAINTENANCE || stale;
+    const frozen = snap.state[h] === PowerState.MAINTENANCE || snap.draining[h] !== 0 || stale;
     return {
       id: snap.ids[h],
       capCpu: cap,
@@ -177,7 +177,8 @@ export async function planConsolidation(deps: BatchDeps, req: ConsolidationReque
       memFree: snap.capMem[h] * cfg.memAllocationRatio - fixedM,
       baseUtil: cap > 0 ? fixedC / cap : 0,
       model: snap.models[h],
-      // a stale host is treated like MAINTENANCE: nothing new, not powered down
+      // a stale or draining host is treated like MAINTENANCE: nothing new, not powered down by this plan
+      // (a draining host is already being emptied and powered down by the applier)
       state: frozen ? PowerState.MAINTENANCE : (snap.state[h] as PowerState),
       labels: snap.specs[h].labels,
       canStandby: !frozen && fixedC === 0 && fixedM === 0,

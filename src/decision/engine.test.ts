@@ -180,6 +180,7 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
       cpu: fc.constantFrom(4000, 8000, 16000),
       power,
       state: fc.constantFrom(PowerState.ON, PowerState.ON, PowerState.STANDBY, PowerState.MAINTENANCE),
+      draining: fc.constantFrom(false, false, false, true),
       util: fc.option(fc.double({ min: 0, max: 0.9, noNaN: true }), { nil: undefined }),
       allocShare: fc.double({ min: 0, max: 1, noNaN: true }),
     });
@@ -187,6 +188,7 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
       fc.property(fc.array(host, { minLength: 1, maxLength: 25 }), fc.integer({ min: 0, max: 6000 }), (hosts, demand) => {
         const { wp, clock } = core({ snapshotRefreshMs: 0, alternatives: 3 });
         wp.registerHosts(hosts.map((h, i) => hostSpec(`p${i}`, { capacity: { cpuMillis: cpuMillis(h.cpu), memBytes: memBytes(64 * GiB) }, power: h.power, state: h.state })));
+        hosts.forEach((h, i) => h.draining && wp.setDraining(`p${i}`, true));
         wp.report(
           hosts.map((h, i) => ({ ...allocReport(`p${i}`, clock.now - 1000, Math.floor(h.cpu * h.allocShare), 0), cpuUtil: h.util ?? 0 })).filter((_, i) => hosts[i].util !== undefined),
         );
@@ -199,6 +201,8 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
         }
         const p = wp.engine.place({ workload: wl('prop', demand, 0) });
         expect(p.hostId).toBe(ev.feasible[0].hostId);
+        expect(hosts[Number(p.hostId.slice(1))].draining).toBe(false);
+        expect(p.wake).toBe(hosts[Number(p.hostId.slice(1))].state === PowerState.STANDBY);
         expect(p.marginalWatts).toBe(ev.feasible[0].marginalWatts);
         expect(p.alternatives).toEqual(ev.feasible.slice(1, 4));
         // Place stops at the hosts that cannot enter its answer: it lists the ones it
@@ -219,6 +223,7 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
       power,
       site: fc.constantFrom('a', 'b', 'c'),
       state: fc.constantFrom(PowerState.ON, PowerState.ON, PowerState.ON, PowerState.STANDBY),
+      draining: fc.constantFrom(false, false, false, true),
       util: fc.option(fc.double({ min: 0, max: 0.95, noNaN: true }), { nil: undefined }),
       allocShare: fc.double({ min: 0, max: 1.2, noNaN: true }),
     });
@@ -231,6 +236,7 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
         (hosts, demands, carbonWeighting, ratio) => {
           const { wp, clock } = core({ snapshotRefreshMs: 0, alternatives: 2, carbonWeighting, cpuAllocationRatio: ratio });
           wp.registerHosts(hosts.map((h, i) => hostSpec(`p${i}`, { site: h.site, capacity: { cpuMillis: cpuMillis(h.cpu), memBytes: memBytes(64 * GiB) }, power: h.power, state: h.state })));
+          hosts.forEach((h, i) => h.draining && wp.setDraining(`p${i}`, true));
           wp.report(
             hosts.map((h, i) => ({ ...allocReport(`p${i}`, clock.now - 1000, Math.floor(h.cpu * h.allocShare), 0), cpuUtil: h.util ?? 0 })).filter((_, i) => hosts[i].util !== undefined),
             [{ site: 'a', time: epochMs(clock.now - 1000), gramsCo2PerKwh: 120 as never }, { site: 'b', time: epochMs(clock.now - 1000), gramsCo2PerKwh: 700 as never }],
@@ -243,6 +249,7 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
             }
             const p = wp.engine.place({ workload: wl(`w${j}`, demand, 0) });
             expect([p.hostId, p.marginalWatts]).toEqual([ev.feasible[0].hostId, ev.feasible[0].marginalWatts]);
+            expect(hosts[Number(p.hostId.slice(1))].draining).toBe(false);
             expect(p.alternatives).toEqual(ev.feasible.slice(1, 3));
           }
         },
@@ -271,5 +278,64 @@ describe('Place agrees with Evaluate on any cluster (property)', () => {
     expect(p.marginalWatts).toBeCloseTo(7.0, 9);
     expect(p.examined).toBe(1000);
     expect(ev.examined).toBe(2000);
+  });
+});
+
+describe('draining hosts and wake', () => {
+  /**
+   * Three 8 000 m hosts, never reported, nothing allocated; a 1 000 m workload (Δu = 1000 / 8000 = 0.125):
+   *   c  ON       x3470 table, segment slopes 51, 56, 56 W per unit: 0.1 · 51 + 0.025 · 56 = 5.1 + 1.4 = 6.5 W
+   *   a  ON       linear 100→200: 100 · 0.125 = 12.5 W
+   *   sb STANDBY  linear 100→200, standby 0 W: P(0.125) − 0 = 112.5 W (waking it)
+   * Each Place reserves 1 000 m on the host it picks.
+   */
+  function fleet() {
+    const { wp } = core({ snapshotRefreshMs: 60_000 }); // throttled: setDraining must refresh at once
+    wp.registerHosts([
+      hostSpec('c', { power: { kind: 'table', watts: X3470_WATTS, standbyWatts: 0 } }),
+      hostSpec('a'),
+      hostSpec('sb', { state: PowerState.STANDBY }),
+    ]);
+    return wp;
+  }
+
+  it('Place never picks a draining host; wake is true exactly when it picks a STANDBY host', () => {
+    const wp = fleet();
+    const steps: [string, boolean, string, number, boolean][] = [
+      // host to set, draining → Place picks, marginal watts, wake
+      ['', false, 'c', 6.5, false],
+      ['c', true, 'a', 12.5, false],
+      ['a', true, 'sb', 112.5, true],
+      // c again, with its first 1 000 m reserved: u 0.125 → 0.25, all at slope 56: 0.125 · 56 = 7.0 W (a: 12.5 W)
+      ['c', false, 'c', 7.0, false],
+    ];
+    for (const [id, draining, want, mw, wake] of steps) {
+      if (id) expect(wp.setDraining(id, draining)).toBe(true);
+      const p = wp.engine.place({ workload: wl(`w-${want}`, 1000) });
+      expect([p.hostId, p.wake]).toEqual([want, wake]);
+      expect(p.marginalWatts).toBeCloseTo(mw, 9);
+    }
+    expect(wp.setDraining('ghost', true)).toBe(false);
+  });
+
+  it('every host draining: Place finds none, and Evaluate names the reason for each host', () => {
+    const wp = fleet();
+    for (const id of ['c', 'a', 'sb']) wp.setDraining(id, true);
+    expect(() => wp.engine.place({ workload: wl('w', 1000) })).toThrow(NoFeasibleHostError);
+    const ev = wp.engine.evaluate({ workload: wl('w', 1000) });
+    expect(ev.feasible).toEqual([]);
+    expect(ev.rejected).toEqual(['c', 'a', 'sb'].map((hostId) => ({ hostId, reason: 'host is draining for standby' })));
+    // a MAINTENANCE host that is also draining is reported as in MAINTENANCE (that filter runs first)
+    wp.registerHosts([hostSpec('m', { state: PowerState.MAINTENANCE })]);
+    wp.setDraining('m', true);
+    expect(wp.engine.evaluate({ workload: wl('w', 1000), candidates: [{ hostId: 'm' }] }).rejected).toEqual([{ hostId: 'm', reason: 'host is in MAINTENANCE' }]);
+  });
+
+  it('screen (the Kubernetes extender’s entry) leaves draining hosts out of the feasible set', () => {
+    const wp = fleet();
+    wp.setDraining('a', true);
+    const s = wp.engine.screen({ workload: wl('w', 1000) });
+    expect([...s.hosts.subarray(0, s.count)].map((h) => s.ids[h]).sort()).toEqual(['c', 'sb']);
+    expect(s.rejected).toEqual([{ hostId: 'a', reason: 'host is draining for standby' }]);
   });
 });

@@ -1,5 +1,6 @@
 import {
   NoFeasibleHostError,
+  PowerState,
   ValidationError,
   watts,
   type Candidate,
@@ -9,7 +10,11 @@ import {
 } from '../domain';
 import { buildPruneOrder, PlacementRunner, type PruneOrder, type CandidateOverrides, type PlacementConfig, type PreparedDemand, type RunResult } from '../placement';
 import type { ClusterSnapshot, MemoryStore, ReservationBook, SnapshotCollector } from '../telemetry';
+import { CapacityMisses } from './capacity-misses';
 import { checkCandidate, checkWorkload } from './workload';
+
+// A module constant: `PowerState.STANDBY` through the domain barrel is a getter call.
+const STANDBY: number = PowerState.STANDBY;
 
 export interface DecisionConfig extends PlacementConfig {
   /** Runner-up hosts returned by Place. */
@@ -66,6 +71,8 @@ export interface PlaceResult {
   readonly marginalWatts: number;
   readonly score: number;
   readonly reservationId: string;
+  /** The chosen host is in STANDBY: the caller (or wattplace's applier) must wake it first. */
+  readonly wake: boolean;
   readonly alternatives: HostScore[];
   /** Hosts examined and rejected (Place stops examining once no host left can enter its answer). */
   readonly rejected: Rejection[];
@@ -110,6 +117,8 @@ export class DecisionEngine {
   /** Candidate de-duplication: seen[h] === stamp when host h was named in this request. */
   private seen = new Uint32Array(0);
   private stamp = 0;
+  /** Decisions that found no feasible host (see capacity-misses.ts). */
+  readonly capacityMisses = new CapacityMisses();
 
   constructor(readonly deps: DecisionDeps) {
     deps.store.onAllocation = (h, t, cpu, mem) => {
@@ -127,7 +136,8 @@ export class DecisionEngine {
 
   /** Scores every candidate; reserves nothing. */
   evaluate(req: DecisionRequest): EvaluateResult {
-    const { res, snap, unknown } = this.run(req, Infinity);
+    const { res, snap, unknown, now, demand } = this.run(req, Infinity);
+    this.noteMiss(res, now, demand);
     return {
       feasible: this.scores(res, snap, 0, res.count),
       rejected: rejections(unknown, res, snap),
@@ -142,7 +152,8 @@ export class DecisionEngine {
    * extender): no sort, and no object per feasible host.
    */
   screen(req: DecisionRequest): ScreenResult {
-    const { res, snap, unknown } = this.run(req, Infinity, true);
+    const { res, snap, unknown, now, demand } = this.run(req, Infinity, true);
+    this.noteMiss(res, now, demand);
     return {
       count: res.count,
       hosts: res.order,
@@ -157,9 +168,12 @@ export class DecisionEngine {
 
   /** Chooses the best host and reserves the demand on it; NoFeasibleHostError when none fits. */
   place(req: DecisionRequest): PlaceResult {
-    const { res, snap, unknown, now } = this.run(req, 1 + Math.max(0, this.deps.config.alternatives));
+    const { res, snap, unknown, now, demand } = this.run(req, 1 + Math.max(0, this.deps.config.alternatives));
     const rejected = rejections(unknown, res, snap);
-    if (res.count === 0) throw new NoFeasibleHostError(req.workload.id, rejected);
+    if (res.count === 0) {
+      this.capacityMisses.record(now, demand.cpu, demand.mem);
+      throw new NoFeasibleHostError(req.workload.id, rejected);
+    }
     const h = res.order[0];
     const w = req.workload;
     // Expected allocation from the live store, not the (possibly throttled) snapshot: an
@@ -171,6 +185,7 @@ export class DecisionEngine {
       marginalWatts: res.marginal[0],
       score: res.score[0],
       reservationId: r.id,
+      wake: snap.state[h] === STANDBY,
       alternatives: this.scores(res, snap, 1, res.count),
       rejected,
       pluginErrors: res.pluginErrors,
@@ -182,6 +197,11 @@ export class DecisionEngine {
   release(reservationId: string): { hostId: string } {
     if (!reservationId) throw new ValidationError('reservation_id', 'required');
     return { hostId: this.deps.reservations.release(reservationId).hostId };
+  }
+
+  /** An Evaluate / screen that examined hosts and found none feasible is a capacity miss. */
+  private noteMiss(res: RunResult, now: number, d: PreparedDemand): void {
+    if (res.count === 0 && res.considered > 0) this.capacityMisses.record(now, d.cpu, d.mem);
   }
 
   private scores(res: RunResult, snap: ClusterSnapshot, from: number, to: number): HostScore[] {
@@ -288,6 +308,6 @@ export class DecisionEngine {
       prune = this.pruned.order;
     }
     const res = this.runner.run({ demand, snapshot: snap, reserved: book, hosts, overrides, topK, prune, unordered });
-    return { res, snap, unknown, now };
+    return { res, snap, unknown, now, demand };
   }
 }

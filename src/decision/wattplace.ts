@@ -63,6 +63,18 @@ export class Wattplace {
     return r;
   }
 
+  /**
+   * Marks a host as being drained for STANDBY (or no longer): from the very
+   * next decision on it takes nothing new (Place, Evaluate, the Kubernetes
+   * extender, PlaceBatch, PlanConsolidation targets). In memory only: the
+   * applier sets it again after a restart. False when the host is unknown.
+   */
+  setDraining(hostId: string, draining: boolean): boolean {
+    if (!this.store.setDraining(hostId, draining)) return false;
+    this.collector.refresh();
+    return true;
+  }
+
   report(samples: readonly HostSample[], sites: readonly SiteCarbon[] = []): IngestResult {
     if (samples.length > this.config.maxBatch) {
       throw new LimitError('samples', `at most ${this.config.maxBatch} samples per Report, got ${samples.length}; split the batch`);

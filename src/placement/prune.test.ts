@@ -52,3 +52,24 @@ describe('prune order', () => {
     expect(p.key[4]).toBeGreaterThan(1e300); // MAX_VALUE, low bits cleared
   });
 });
+
+describe('prune order with draining hosts', () => {
+  it('a draining host goes last, like a host above the ceiling: it can take nothing', () => {
+    // b: x3470 at 0.1: 56 / 8000 = 0.007 — the cheapest host, but draining → last
+    // a: linear 100→300 on 8,000 m: 200 / 8000 = 0.025
+    // c: linear on 4,000 m: 200 / 4000 = 0.05
+    const store = storeWith(
+      [
+        hostSpec('a', { power: { kind: 'linear', idleWatts: 100, maxWatts: 300, standbyWatts: 0 } }),
+        hostSpec('b', { power: { kind: 'table', watts: X3470_WATTS, standbyWatts: 0 } }),
+        hostSpec('c', { capacity: { cpuMillis: cpuMillis(4000), memBytes: memBytes(16 * GiB) }, power: { kind: 'linear', idleWatts: 100, maxWatts: 300, standbyWatts: 0 } }),
+      ],
+      { a: 0.5, b: 0.1, c: 0.2 },
+    );
+    store.setDraining('b', true);
+    const snap = store.snapshot();
+    const p = buildPruneOrder(snap, DEFAULT_PLACEMENT_CONFIG);
+    expect([...p.order].map((h) => snap.ids[h])).toEqual(['a', 'c', 'b']);
+    expect(p.key[2]).toBeGreaterThan(1e300);
+  });
+});

@@ -17,7 +17,9 @@ import type { PlacementConfig } from './types';
  * Reservations only raise b, so the bound holds for the whole life of the
  * snapshot. A host that never reported under an allocation ratio above 1 may
  * be priced past u = 1 where P is flat, so it gets key 0 (always examined); a
- * host already above the ceiling cannot take any positive demand and goes last.
+ * host already above the ceiling cannot take any positive demand and goes last,
+ * and so does a draining host, which takes nothing (the Draining filter): the
+ * bound only has to hold for hosts that can be feasible.
  */
 export interface PruneOrder {
   /** Host indices, ascending key. */
@@ -42,7 +44,8 @@ export function buildPruneOrder(s: ClusterSnapshot, cfg: PlacementConfig): Prune
     const cap = s.capCpu[h];
     const meas = s.cpuUtil[h];
     const reported = meas === meas;
-    if (!reported && cfg.cpuAllocationRatio > 1) key = 0;
+    if (s.draining[h] !== 0) key = Number.MAX_VALUE;
+    else if (!reported && cfg.cpuAllocationRatio > 1) key = 0;
     else {
       const u0 = s.state[h] === STANDBY ? 0 : reported ? meas : s.allocCpu[h] / cap;
       if (u0 > c + 1e-9) key = Number.MAX_VALUE;

@@ -2,6 +2,7 @@ import type { PowerModel } from '../power';
 import type { ClusterSnapshot } from '../telemetry/snapshot';
 import { capacityFilter } from './filters/capacity';
 import { ceilingFilter } from './filters/ceiling';
+import { drainingFilter } from './filters/draining';
 import { labelsFilter } from './filters/labels';
 import { powerStateFilter } from './filters/power-state';
 import { stalenessFilter } from './filters/staleness';
@@ -12,7 +13,7 @@ import type { PruneOrder } from './prune';
 import type { FilterPlugin, HostCursor, PreparedDemand } from './types';
 
 /** Filters in the order they run; the first to reject gives the reason. */
-export const DEFAULT_FILTERS: readonly FilterPlugin[] = [powerStateFilter, labelsFilter, stalenessFilter, capacityFilter, ceilingFilter];
+export const DEFAULT_FILTERS: readonly FilterPlugin[] = [powerStateFilter, drainingFilter, labelsFilter, stalenessFilter, capacityFilter, ceilingFilter];
 
 /** Per-candidate overrides from the caller (NaN = none), aligned with `hosts`. */
 export interface CandidateOverrides {
@@ -94,6 +95,7 @@ class Cursor implements HostCursor {
   measCpu = NaN;
   lastMs = NaN;
   state = 0;
+  draining = 0;
   model: PowerModel = undefined as never;
   carbon = NaN;
   specs: ClusterSnapshot['specs'] = [];
@@ -156,6 +158,7 @@ export class PlacementRunner {
     c.measCpu = s.cpuUtil[h];
     c.lastMs = s.lastSampleMs[h];
     c.state = s.state[h];
+    c.draining = s.draining[h];
     c.model = s.models[h];
     c.specs = s.specs;
     c.carbon = s.siteCarbon[s.siteIndex[h]];

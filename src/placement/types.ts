@@ -58,6 +58,8 @@ export interface HostCursor {
   /** Epoch ms of the latest sample; NaN when never. */
   lastMs: number;
   state: number;
+  /** 1 while the host is being drained for STANDBY, else 0. */
+  draining: number;
   model: PowerModel;
   labels: Readonly<Record<string, string>>;
   /** Site carbon intensity, NaN when unknown. */

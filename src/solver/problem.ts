@@ -28,6 +28,11 @@ export interface SolverHost {
   /** Utilization of the fixed load, for power. */
   readonly baseUtil: number;
   readonly model: PowerModel;
+  /**
+   * MAINTENANCE: takes nothing new (not a migration target); its workloads may
+   * leave. Callers also give it to hosts they freeze the same way: stale
+   * telemetry, or draining for STANDBY (src/decision/consolidation.ts).
+   */
   readonly state: PowerState;
   readonly labels: Readonly<Record<string, string>>;
   /** An empty host may be put in (or left in) STANDBY; otherwise it stays at P(baseUtil). */

@@ -30,6 +30,8 @@ export class HostColumns {
   capCpu = new Float64Array(16);
   capMem = new Float64Array(16);
   state = new Uint8Array(16);
+  /** 1 while the host is being drained for STANDBY (in memory only: the applier sets it again after a restart). */
+  draining = new Uint8Array(16);
   lastSampleMs = new Float64Array(16).fill(NaN);
   cpuUtil = new Float64Array(16).fill(NaN);
   memUtil = new Float64Array(16).fill(NaN);
@@ -48,6 +50,7 @@ export class HostColumns {
     this.capCpu = grow(this.capCpu, size);
     this.capMem = grow(this.capMem, size);
     this.state = grow(this.state, size);
+    this.draining = grow(this.draining, size);
     this.lastSampleMs = grow(this.lastSampleMs, size, NaN);
     this.cpuUtil = grow(this.cpuUtil, size, NaN);
     this.memUtil = grow(this.memUtil, size, NaN);
@@ -107,6 +110,10 @@ export class HostColumns {
     this.inventoryVersion++;
   }
 
+  setDraining(h: number, draining: boolean): void {
+    this.draining[h] = draining ? 1 : 0;
+  }
+
   snapshot(): ClusterSnapshot {
     const n = this.size;
     // Hosts are never removed and their indices never change, so the live index
@@ -129,6 +136,7 @@ export class HostColumns {
       capCpu: this.capCpu.slice(0, n),
       capMem: this.capMem.slice(0, n),
       state: this.state.slice(0, n),
+      draining: this.draining.slice(0, n),
       lastSampleMs: this.lastSampleMs.slice(0, n),
       cpuUtil: this.cpuUtil.slice(0, n),
       memUtil: this.memUtil.slice(0, n),

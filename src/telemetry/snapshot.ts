@@ -23,6 +23,8 @@ export interface ClusterSnapshot {
   readonly capMem: Float64Array;
   /** PowerState per host. */
   readonly state: Uint8Array;
+  /** 1 for a host being drained for STANDBY (it takes nothing new), else 0. */
+  readonly draining: Uint8Array;
   /** Time of the latest accepted sample, epoch ms; NaN when the host never reported. */
   readonly lastSampleMs: Float64Array;
   /** Latest measured values; NaN when never reported. */

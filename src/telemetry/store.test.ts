@@ -162,3 +162,34 @@ describe('SnapshotCollector', () => {
     col.close();
   });
 });
+
+describe('MemoryStore.setDraining', () => {
+  it('keeps the flag per host in the snapshot, bumps changeCount, and refuses an unknown host', () => {
+    const st = store();
+    const before = st.snapshot();
+    const c0 = st.changeCount;
+    expect(st.setDraining('b', true)).toBe(true);
+    expect(st.changeCount).toBe(c0 + 1);
+    expect([...before.draining]).toEqual([0, 0, 0]); // an older snapshot is a copy
+    expect([...st.snapshot().draining]).toEqual([0, 1, 0]);
+    expect(st.setDraining('zz', true)).toBe(false);
+    expect(st.changeCount).toBe(c0 + 1);
+    // new hosts past the first columns' 16 entries start not draining; the flag survives re-registering and growth
+    st.registerHosts(Array.from({ length: 20 }, (_, i) => hostSpec(`n${i}`)));
+    st.registerHosts([hostSpec('b', { state: PowerState.STANDBY })]);
+    const snap = st.snapshot();
+    expect(snap.size).toBe(23);
+    expect(snap.draining[snap.indexOf('b')]).toBe(1);
+    expect([...snap.draining].reduce((a, x) => a + x, 0)).toBe(1);
+    expect(st.setDraining('b', false)).toBe(true);
+    expect(st.snapshot().draining[1]).toBe(0);
+  });
+
+  it('the collector rebuilds after setDraining on refresh()', () => {
+    const st = store();
+    const col = new SnapshotCollector(st, 60_000, () => NOW_MS);
+    st.setDraining('a', true);
+    expect(col.current().draining[0]).toBe(0); // not yet rebuilt
+    expect(col.refresh().draining[0]).toBe(1);
+  });
+});

@@ -149,6 +149,20 @@ export class MemoryStore implements TelemetryStore {
     return true;
   }
 
+  /**
+   * Marks a host as being drained for STANDBY (or no longer): a draining host
+   * takes nothing new. In memory only, not persisted and not an inventory
+   * change (listeners are not called): the applier that drains the host sets
+   * it again after a restart. False when the host is unknown.
+   */
+  setDraining(hostId: string, draining: boolean): boolean {
+    const h = this.hostIndex(hostId);
+    if (h < 0) return false;
+    this.cols.setDraining(h, draining);
+    this.changeCount++;
+    return true;
+  }
+
   report(samples: readonly HostSample[], sites: readonly SiteCarbon[], nowMs: number): IngestResult {
     const res: IngestResult = { accepted: 0, rejected: 0, sitesAccepted: 0, sitesRejected: 0, errors: [] };
     for (let i = 0; i < samples.length; i++) {

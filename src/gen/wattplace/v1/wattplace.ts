@@ -291,6 +291,11 @@ export interface PlaceResponse {
    */
   rejected: Rejection[];
   score: number;
+  /**
+   * True when the chosen host is in POWER_STATE_STANDBY: the caller (and
+   * wattplace's applier) must wake it before the workload can start there.
+   */
+  wake: boolean;
 }
 
 export interface ReleaseRequest {
@@ -3120,7 +3125,7 @@ export const PlaceRequest: MessageFns<PlaceRequest> = {
 };
 
 function createBasePlaceResponse(): PlaceResponse {
-  return { hostId: "", marginalWatts: 0, reservationId: "", alternatives: [], rejected: [], score: 0 };
+  return { hostId: "", marginalWatts: 0, reservationId: "", alternatives: [], rejected: [], score: 0, wake: false };
 }
 
 export const PlaceResponse: MessageFns<PlaceResponse> = {
@@ -3142,6 +3147,9 @@ export const PlaceResponse: MessageFns<PlaceResponse> = {
     }
     if (message.score !== 0) {
       writer.uint32(49).double(message.score);
+    }
+    if (message.wake !== false) {
+      writer.uint32(56).bool(message.wake);
     }
     return writer;
   },
@@ -3207,6 +3215,14 @@ export const PlaceResponse: MessageFns<PlaceResponse> = {
             message.score = reader.double();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.wake = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3243,6 +3259,7 @@ export const PlaceResponse: MessageFns<PlaceResponse> = {
         ? object.rejected.map((e: any) => Rejection.fromJSON(e))
         : [],
       score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+      wake: isSet(object.wake) ? globalThis.Boolean(object.wake) : false,
     };
   },
 
@@ -3266,6 +3283,9 @@ export const PlaceResponse: MessageFns<PlaceResponse> = {
     if (message.score !== 0) {
       obj.score = floatToJson(message.score);
     }
+    if (message.wake !== false) {
+      obj.wake = message.wake;
+    }
     return obj;
   },
 
@@ -3280,6 +3300,7 @@ export const PlaceResponse: MessageFns<PlaceResponse> = {
     message.alternatives = object.alternatives?.map((e) => HostScore.fromPartial(e)) || [];
     message.rejected = object.rejected?.map((e) => Rejection.fromPartial(e)) || [];
     message.score = object.score ?? 0;
+    message.wake = object.wake ?? false;
     return message;
   },
 };
