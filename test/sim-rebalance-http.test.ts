@@ -279,3 +279,34 @@ describe('POST /v1/rebalance holds the service’s overloadTarget', () => {
     expect(loadConfig({}).overloadTarget).toBe(0.005);
   });
 });
+
+describe('POST /v1/rebalance with a host draining for standby', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    t.server.core.registerHosts([host('a'), host('b'), host('c')]);
+    t.server.core.setDraining('c', true);
+  });
+  afterAll(async () => t?.close());
+
+  it('never moves a workload onto the draining host; the draining host’s workloads may leave', async () => {
+    // The drain-when-room scenario above, where c (the roomiest after a) received both workloads.
+    const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
+    const r = await post(t, {
+      running: [
+        { workloadId: 'w1', hostId: 'a', cpuHistory: [1000, 1000, 1000], ...alloc },
+        { workloadId: 'w2', hostId: 'b', cpuHistory: [2000, 2000, 2000], ...alloc },
+        { workloadId: 'w3', hostId: 'c', cpuHistory: [1500, 1500, 1500], ...alloc },
+      ],
+    });
+    expect(r.status).toBe(200);
+    // c takes nothing, but its workload may leave: both a and c drain into b.
+    // b ends with 1000 + 2000 + 1500 = 4500 m + drainZ · √(20² + 40² + 30²) = 4500 + 3.294 · 53.85 ≈ 4677 ≤ 5320,
+    // allocations 3000 m ≤ 0.8 × 5320 = 4256 m and 1536 MiB ≤ 4096 MiB.
+    expect(r.json.migrations).toEqual([
+      { workloadId: 'w1', sourceHostId: 'a', targetHostId: 'b' },
+      { workloadId: 'w3', sourceHostId: 'c', targetHostId: 'b' },
+    ]);
+    expect(r.json.drainedHostIds).toEqual(['a', 'c']);
+  });
+});

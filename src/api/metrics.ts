@@ -115,6 +115,19 @@ export class Metrics {
         this.set(core.reservations.size);
       },
     });
+    // Capacity misses are counted by the engine (no metrics on the hot path); a scrape adds the new ones.
+    const misses = core.engine.capacityMisses;
+    let missesSeen = misses.total;
+    new Counter({
+      name: 'wattplace_capacity_misses_total',
+      help: 'Decisions that found no feasible host: Place without a host, or Evaluate / the Kubernetes extender with none of the examined hosts feasible.',
+      registers: [this.registry],
+      collect() {
+        const n = misses.total;
+        if (n > missesSeen) this.inc(n - missesSeen);
+        missesSeen = n;
+      },
+    });
     const ended = new Counter({
       name: 'wattplace_reservations_ended_total',
       help: 'Reservations that ended, by how.',

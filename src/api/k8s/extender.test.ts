@@ -381,3 +381,53 @@ describe('k8s extender, full Nodes mode without a default power model', () => {
     ]);
   });
 });
+
+describe('k8s extender: a node draining for standby takes no pod', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    await registerHosts(t);
+    // n2 is the best host for the pod (13.671875 W): the applier drains it
+    expect(t.server.core.setDraining('n2', true)).toBe(true);
+  });
+  afterAll(() => t.close());
+
+  const DRAINING = 'host is draining for standby';
+
+  it('names mode: filter fails the draining node with its reason; prioritize ranks the rest', async () => {
+    const f = await post(t, 'filter', { Pod: POD, Nodes: null, NodeNames: NAMES });
+    expectFilterForm(f.json);
+    expect(f.json).toEqual({ Nodes: null, NodeNames: ['n1', 'n3'], FailedNodes: { ...FAILED_NAMES_MODE, n2: DRAINING }, FailedAndUnresolvableNodes: {}, Error: '' });
+    // n1 21.875 W → 10, n3 26.25 W → 0; then the unknown name, then the rejected hosts in host order
+    const p = await post(t, 'prioritize', { Pod: POD, Nodes: null, NodeNames: NAMES });
+    expectPriorityForm(p.json);
+    expect(p.json).toEqual([
+      { Host: 'n1', Score: 10 },
+      { Host: 'n3', Score: 0 },
+      { Host: 'ghost', Score: 0 },
+      { Host: 'n2', Score: 0 },
+      { Host: 'n4', Score: 0 },
+      { Host: 'n5', Score: 0 },
+    ]);
+  });
+
+  it('Nodes mode: the draining node is left out of the Node objects that pass', async () => {
+    // allocatable as registered: n1 16 cores, n2 32 cores (fits the pod, but draining), n3 8 cores
+    const sent = nodeList([node('n1', '16', '64Gi'), node('n2', '32', '128Gi'), node('n3', '8', '32Gi')]);
+    const r = await post(t, 'filter', { Pod: POD, Nodes: sent, NodeNames: null });
+    expectFilterForm(r.json);
+    expect(r.json.Error).toBe('');
+    expect(r.json.Nodes).toEqual({ ...sent, items: [sent.items[0], sent.items[2]] });
+    expect(r.json.FailedNodes).toEqual({ n2: DRAINING });
+  });
+
+  it('draining ends: n2 passes again and is the best', async () => {
+    t.server.core.setDraining('n2', false);
+    const p = await post(t, 'prioritize', { Pod: POD, Nodes: null, NodeNames: ['n1', 'n2', 'n3'] });
+    expect(p.json).toEqual([
+      { Host: 'n1', Score: 3 },
+      { Host: 'n2', Score: 10 },
+      { Host: 'n3', Score: 0 },
+    ]);
+  });
+});
