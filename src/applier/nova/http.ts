@@ -2,8 +2,8 @@ import { failed, ok, type Outcome } from '../ports';
 
 /**
  * One JSON-over-HTTP call with a deadline per attempt, bounded retries with
- * exponential back-off, and every expected failure as a value. Used for Nova
- * and Keystone (Node's built-in fetch, undici).
+ * exponential back-off, and every expected failure as a value. Used for Nova,
+ * Ironic and Keystone (Node's built-in fetch, undici).
  *
  * Retried: connection errors, timeouts and 5xx, at most `retries` more times,
  * waiting `backoffMs * 2^i` (capped at `backoffMaxMs`, with jitter down to half
@@ -69,10 +69,7 @@ export async function httpJson(policy: HttpPolicy, call: HttpCall, sleep: Sleep 
   const idempotent = call.idempotent ?? call.method !== 'POST';
   let last: Outcome<HttpAnswer> = failed(`${call.service} ${call.what}: not tried`);
   for (let attempt = 0; attempt <= policy.retries; attempt++) {
-    if (attempt > 0) {
-      const cap = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (attempt - 1));
-      await sleep(cap / 2 + Math.random() * (cap / 2));
-    }
+    if (attempt > 0) await sleep(backoffDelay(policy, attempt));
     const a = await once(call, call.timeoutMs ?? policy.timeoutMs);
     if (a.kind === 'answer') {
       const s = a.answer.status;
@@ -85,6 +82,12 @@ export async function httpJson(policy: HttpPolicy, call: HttpCall, sleep: Sleep 
     }
   }
   return last;
+}
+
+/** The wait before retry number `attempt` (1, 2, …): `backoffMs * 2^(attempt-1)`, capped, with jitter down to half. */
+export function backoffDelay(policy: HttpPolicy, attempt: number): number {
+  const cap = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (attempt - 1));
+  return cap / 2 + Math.random() * (cap / 2);
 }
 
 async function once(call: HttpCall, timeoutMs: number): Promise<Attempt> {
@@ -148,10 +151,22 @@ function errorCode(e: unknown): string | undefined {
 /**
  * The message of an OpenStack error body, shortened: Nova answers
  * `{"badRequest": {"code": 400, "message": "…"}}` (the key names the fault),
- * Keystone `{"error": {"code": 401, "title": "…", "message": "…"}}`.
+ * Keystone `{"error": {"code": 401, "title": "…", "message": "…"}}`, Ironic
+ * `{"error_message": "{\"faultcode\": \"Client\", \"faultstring\": \"…\", \"debuginfo\": null}"}`
+ * (a JSON document inside a string).
  */
 export function serviceMessage(body: unknown): string {
   if (!body || typeof body !== 'object') return '';
+  const ironic = (body as { error_message?: unknown }).error_message;
+  if (typeof ironic === 'string') {
+    try {
+      const inner = JSON.parse(ironic) as { faultstring?: unknown };
+      if (typeof inner?.faultstring === 'string') return short(inner.faultstring);
+    } catch {
+      // Not JSON: the string is the message.
+    }
+    return short(ironic);
+  }
   const direct = (body as { message?: unknown }).message;
   if (typeof direct === 'string') return short(direct);
   for (const v of Object.values(body as Record<string, unknown>)) {

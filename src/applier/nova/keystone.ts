@@ -4,7 +4,7 @@ import { failed, ok, type Outcome } from '../ports';
 import { httpJson, serviceMessage, type HttpPolicy, type Sleep } from './http';
 
 /**
- * Keystone v3 tokens for the Nova client.
+ * Keystone v3 tokens for the Nova client and the Ironic power driver.
  *
  * Protocol (sources: Keystone API v3 reference "Authentication and token
  * management", `POST /v3/auth/tokens`; ../shared/reference/openstack-actuation.md):
@@ -16,8 +16,9 @@ import { httpJson, serviceMessage, type HttpPolicy, type Sleep } from './http';
  *   (no scope: the credential carries its project and roles).
  * - 201 Created; the token is the `X-Subject-Token` header, its expiry
  *   `token.expires_at` (ISO 8601), the endpoints `token.catalog[]`
- *   (`type: compute`, `endpoints[]` with `interface`, `region_id`/`region`, `url`).
- * - A 401 from Nova means the token was revoked or expired early: drop it,
+ *   (`type: compute` for Nova, `baremetal` for Ironic; `endpoints[]` with
+ *   `interface`, `region_id`/`region`, `url`).
+ * - A 401 from the service means the token was revoked or expired early: drop it,
  *   get a new one, repeat the call once.
  * The secret is read from its file at every token request (so a rotated
  * secret is picked up) and never appears in a reason.
@@ -53,6 +54,8 @@ export const KeystoneAppCredentialSchema = z
 export type KeystoneAuth = z.infer<typeof KeystonePasswordSchema> | z.infer<typeof KeystoneAppCredentialSchema>;
 
 export interface CatalogChoice {
+  /** The catalog's service type whose endpoint the token carries: `compute`, `baremetal`. */
+  readonly serviceType: string;
   /** Endpoint interface (default `public`, as openstack clients). */
   readonly interface: 'public' | 'internal' | 'admin';
   readonly region?: string;
@@ -62,8 +65,8 @@ export interface Token {
   readonly value: string;
   /** ms since the epoch. */
   readonly expiresAt: number;
-  /** The compute endpoint from the catalog, when it lists one that matches. */
-  readonly computeUrl: string | null;
+  /** The endpoint of the chosen service type from the catalog, when it lists one that matches. */
+  readonly endpointUrl: string | null;
 }
 
 const TokenBody = z.object({
@@ -107,7 +110,7 @@ export class KeystoneSession {
     return this.pending;
   }
 
-  /** Drops `token` (Nova said 401 to it) so the next `token()` asks Keystone again. */
+  /** Drops `token` (the service said 401 to it) so the next `token()` asks Keystone again. */
   invalidate(token: string): void {
     if (this.current?.value === token) this.current = null;
   }
@@ -139,14 +142,14 @@ export class KeystoneSession {
     if (!value || !parsed.success || !Number.isFinite(expiresAt)) {
       return failed('Keystone POST /v3/auth/tokens: answer without X-Subject-Token or token.expires_at', false, status);
     }
-    const token: Token = { value, expiresAt, computeUrl: this.computeUrl(parsed.data.token.catalog ?? []) };
+    const token: Token = { value, expiresAt, endpointUrl: this.endpointUrl(parsed.data.token.catalog ?? []) };
     this.current = token;
     return ok(token);
   }
 
-  private computeUrl(catalog: z.infer<typeof TokenBody>['token']['catalog'] & object): string | null {
+  private endpointUrl(catalog: z.infer<typeof TokenBody>['token']['catalog'] & object): string | null {
     for (const service of catalog) {
-      if (service.type !== 'compute') continue;
+      if (service.type !== this.catalog.serviceType) continue;
       const e = service.endpoints.find(
         (x) => x.interface === this.catalog.interface && (this.catalog.region === undefined || x.region_id === this.catalog.region || x.region === this.catalog.region),
       );

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHttpFront, type HttpFront } from '../../../test/fixtures/http-front';
+import { startKeystone, type Keystone } from '../../../test/fixtures/keystone';
 import { startNovaBox, type NovaBox } from '../../../test/fixtures/nova-box';
 import type { CloudServer } from '../ports';
 import { MAX_BODY_BYTES } from './http';
@@ -336,70 +336,11 @@ describe('Nova client: retries', () => {
 });
 
 /**
- * Keystone v3 in front of the same Nova: a small real HTTP server speaking
- * `POST /v3/auth/tokens` (X-Subject-Token, `token.expires_at` with microseconds as Keystone writes it, a catalog whose
- * public compute endpoint is the front), and the front accepting only the
- * tokens this Keystone issued and has not revoked (401 otherwise), as
+ * Keystone v3 in front of the same Nova (test/fixtures/keystone.ts): its
+ * catalog's public compute endpoint is the front, and the front accepts only
+ * the tokens this Keystone issued and has not revoked (401 otherwise), as
  * keystonemiddleware does in Nova's API pipeline.
  */
-interface Keystone {
-  readonly url: string;
-  /** Request bodies of every POST /v3/auth/tokens. */
-  readonly requests: any[];
-  readonly valid: Set<string>;
-  /** Lifetime of the next tokens (ms). */
-  lifetimeMs: number;
-  stop(): Promise<void>;
-}
-
-async function startKeystone(accept: (body: any) => boolean): Promise<Keystone> {
-  let n = 0;
-  const ks: Keystone = {
-    url: '',
-    requests: [],
-    valid: new Set(),
-    lifetimeMs: 3_600_000,
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v3/auth/tokens') {
-        res.writeHead(404).end();
-        return;
-      }
-      const parsed = JSON.parse(body);
-      ks.requests.push(parsed);
-      if (!accept(parsed)) {
-        res.writeHead(401, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } }));
-        return;
-      }
-      const token = `tok-${++n}`;
-      ks.valid.add(token);
-      const catalog = [
-        { type: 'identity', endpoints: [{ interface: 'public', region_id: 'RegionOne', region: 'RegionOne', url: ks.url }] },
-        {
-          type: 'compute',
-          endpoints: [
-            { interface: 'internal', region_id: 'RegionOne', region: 'RegionOne', url: 'http://127.0.0.1:9/v2.1' },
-            { interface: 'public', region_id: 'RegionOne', region: 'RegionOne', url: front.url },
-          ],
-        },
-      ];
-      res.writeHead(201, { 'Content-Type': 'application/json', 'X-Subject-Token': token });
-      res.end(JSON.stringify({ token: { expires_at: new Date(Date.now() + ks.lifetimeMs).toISOString().replace('Z', '000Z'), catalog } }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  (ks as { url: string }).url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  return ks;
-}
-
 describe('Nova client with Keystone v3', () => {
   let ks: Keystone;
   let secretDir: string;
@@ -411,11 +352,22 @@ describe('Nova client with Keystone v3', () => {
     fs.writeFileSync(path.join(secretDir, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
     fs.writeFileSync(path.join(secretDir, 'secret'), `${SECRET}\n`, { mode: 0o600 });
     fs.writeFileSync(path.join(secretDir, 'wrong'), 'not-it\n', { mode: 0o600 });
-    ks = await startKeystone((b) => {
-      const id = b.auth.identity;
-      if (id.methods[0] === 'password') return id.password.user.password === PASSWORD;
-      return id.application_credential.secret === SECRET;
-    });
+    ks = await startKeystone(
+      (b) => {
+        const id = b.auth.identity;
+        if (id.methods[0] === 'password') return id.password.user.password === PASSWORD;
+        return id.application_credential.secret === SECRET;
+      },
+      () => [
+        {
+          type: 'compute',
+          endpoints: [
+            { interface: 'internal', region_id: 'RegionOne', region: 'RegionOne', url: 'http://127.0.0.1:9/v2.1' },
+            { interface: 'public', region_id: 'RegionOne', region: 'RegionOne', url: front.url },
+          ],
+        },
+      ],
+    );
   });
   afterAll(async () => {
     await ks?.stop();

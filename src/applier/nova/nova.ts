@@ -138,7 +138,7 @@ export class NovaClient implements ComputeCloud {
     const o = this.options;
     this.policy = { timeoutMs: o.timeoutMs, retries: o.retries, backoffMs: o.backoffMs, backoffMaxMs: o.backoffMaxMs };
     this.keystone =
-      o.auth.type === 'noauth' ? null : new KeystoneSession(o.auth, { interface: o.interface, region: o.region }, this.policy, o.tokenRenewMarginMs, sleep);
+      o.auth.type === 'noauth' ? null : new KeystoneSession(o.auth, { serviceType: 'compute', interface: o.interface, region: o.region }, this.policy, o.tokenRenewMarginMs, sleep);
   }
 
   async listServers(host?: string): Promise<Outcome<CloudServer[]>> {
@@ -285,7 +285,7 @@ export class NovaClient implements ComputeCloud {
     if (o.auth.type === 'noauth') return ok({ endpoint: stripSlash(o.endpoint!), token: `${o.auth.user}:${o.auth.project}` });
     const t = await this.keystone!.token();
     if (!t.ok) return t;
-    const endpoint = o.endpoint ?? t.value.computeUrl;
+    const endpoint = o.endpoint ?? t.value.endpointUrl;
     if (!endpoint) {
       return failed(`Keystone's catalog has no compute endpoint with interface ${o.interface}${o.region ? ` in region ${short(o.region)}` : ''}; set endpoint`, true);
     }
