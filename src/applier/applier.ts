@@ -1,4 +1,4 @@
-import { PowerState, cpuMillis, memBytes } from '../domain';
+import { PowerState, cpuMillis, epochMs, memBytes, watts } from '../domain';
 import type { ClusterSnapshot } from '../telemetry';
 import type { Wattplace } from '../decision/wattplace';
 import { planConsolidation, type PlannedMigration, type RunningInput } from '../decision/consolidation';
@@ -371,7 +371,8 @@ export class Applier {
   // ---- acting ------------------------------------------------------------------------
 
   /** Journals, checks leadership, calls, journals the outcome, counts and logs. */
-  private async act<T>(action: JournalAction, host: string, fields: { server?: string; target?: string }, call: () => Promise<Outcome<T>>): Promise<Outcome<T | undefined>> {
+  /** With `pending`, a success writes no outcome: the caller follows the action and journals how it ended. */
+  private async act<T>(action: JournalAction, host: string, fields: { server?: string; target?: string }, call: () => Promise<Outcome<T>>, pending = false): Promise<Outcome<T | undefined>> {
     if (!this.canAct()) return failed('stopped at a safe point: this replica no longer leads (or is stopping)');
     if (this.mode === 'dry-run') {
       this.dryRunNote({ action, host, ...fields });
@@ -380,7 +381,7 @@ export class Applier {
     const cycle = this.current?.number;
     await this.deps.journal.append({ t: this.clock(), kind: 'intent', action, host, ...fields, cycle });
     const r = await call();
-    await this.deps.journal.append({ t: this.clock(), kind: 'outcome', action, host, ...fields, cycle, outcome: r.ok ? 'ok' : 'failed', ...(r.ok ? {} : { reason: r.reason }) });
+    if (!(pending && r.ok)) await this.deps.journal.append({ t: this.clock(), kind: 'outcome', action, host, ...fields, cycle, outcome: r.ok ? 'ok' : 'failed', ...(r.ok ? {} : { reason: r.reason }) });
     this.deps.observer?.action(action, r.ok ? 'ok' : 'failed');
     this.deps.log('applier action', { action, host, ...fields, outcome: r.ok ? 'ok' : 'failed', ...(r.ok ? {} : { reason: r.reason }), cycle });
     if (!r.ok) this.error(action, host, r.reason);
@@ -403,10 +404,20 @@ export class Applier {
     this.deps.core.setDraining(host, false);
   }
 
+  /**
+   * A host Nova said is empty and its driver said is off: STANDBY, with a last
+   * sample of nothing allocated and no load at its standby watts (it sends no
+   * telemetry of its own while off, so its last report would otherwise stand).
+   */
   private setStandby(host: string): void {
     if (this.mode !== 'on') return;
-    this.deps.core.store.setPowerState(host, PowerState.STANDBY);
-    this.deps.core.setDraining(host, false);
+    const core = this.deps.core;
+    const h = core.store.hostIndex(host);
+    if (h < 0) return;
+    core.store.setPowerState(host, PowerState.STANDBY);
+    const model = core.collector.current().models[h];
+    core.report([{ hostId: host, time: epochMs(this.clock()), watts: watts(model?.standbyWatts ?? 0), cpuUtil: 0, memUtil: 0, allocated: { cpuMillis: cpuMillis(0), memBytes: memBytes(0) } }]);
+    core.setDraining(host, false);
   }
 
   private setDraining(host: string, draining: boolean): void {
@@ -575,6 +586,10 @@ export class Applier {
     const drv = this.deps.power(host);
     if (!drv) return failed(`${host}: no power driver`);
     this.phases.set(host, 'waking');
+    // the last heartbeat before power-on: right after a power-off Nova may still call the host
+    // `up`, so only a heartbeat newer than this one shows its nova-compute really runs again
+    const before = await this.serviceOf(host);
+    const lastBeat = before.ok ? (before.value?.updatedAt ?? null) : null;
     const on = await this.act('power-on', host, {}, () => drv.on(host));
     if (!on.ok) {
       this.phases.set(host, 'standby');
@@ -586,7 +601,7 @@ export class Applier {
       const r = await this.serviceOf(host);
       if (!r.ok) return r;
       svc = r.value;
-      return ok(svc?.state === 'up');
+      return ok(svc?.state === 'up' && (lastBeat === null || (svc.updatedAt ?? '') > lastBeat));
     });
     if (!up.ok || !svc) {
       const reason = `nova-compute did not come up: ${up.ok ? 'no service' : up.reason}`;
@@ -858,7 +873,7 @@ export class Applier {
 
   private async migrateOne(m: PlannedMigration): Promise<Outcome> {
     const fields = { server: m.workloadId, target: m.targetHostId };
-    const req = await this.act('migrate', m.sourceHostId, fields, () => this.deps.cloud.liveMigrate(m.workloadId, m.targetHostId));
+    const req = await this.act('migrate', m.sourceHostId, fields, () => this.deps.cloud.liveMigrate(m.workloadId, m.targetHostId), true);
     if (!req.ok) return req;
     const deadline = this.clock() + this.settings.migrationTimeoutMs;
     let gone = false;

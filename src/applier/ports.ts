@@ -46,6 +46,8 @@ export interface ComputeService {
   readonly state: 'up' | 'down';
   readonly status: 'enabled' | 'disabled';
   readonly disabledReason: string | null;
+  /** `updated_at`: the last heartbeat Nova recorded (ISO 8601, UTC), when it says. */
+  readonly updatedAt: string | null;
 }
 
 /** A live migration record (`GET /os-migrations?instance_uuid=…&migration_type=live-migration`). */

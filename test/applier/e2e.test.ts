@@ -88,22 +88,71 @@ describe('applier on nova-box: consolidate, standby, wake', () => {
     expect(lines.filter((e) => e.kind === 'intent' && e.action === 'power-off').map((e) => e.host).sort()).toEqual(standby);
   });
 
-  it('a boot that fits no ON host makes the applier wake a standby host; the boot then succeeds there', async () => {
-    await expect(c.nova.boot('big1', 'm1.large')).rejects.toThrow(/ERROR/);
-    expect(c.wp.server.core.engine.capacityMisses.misses(Date.now() - 60_000).count).toBeGreaterThan(0);
-    await c.applier.tick();
+  it('boots beyond the ON hosts\' room: the applier wakes a standby host before the room runs out, and every boot succeeds', async () => {
+    // room on the 3 ON hosts under the ceiling: 3 × 6 400 − 12 000 = 7 200 millicores = 7 m1.tiny;
+    // 9 boots need 9 000. The wake check (the applier's timer; called here before each boot) sees
+    // free < headroom 3 840 after the 4th boot (7 200 − 4 000 = 3 200) and wakes one host
+    // (6 400 more); the 9 boots then fit: 12 000 + 9 000 = 21 000 ≤ 4 × 6 400 = 25 600.
+    const ids: string[] = [];
+    for (let i = 1; i <= 9; i++) {
+      await c.applier.tick();
+      ids.push(await c.nova.boot(`more${i}`, 'm1.tiny'));
+    }
+    expect(ids).toHaveLength(9); // every boot ACTIVE (boot() throws otherwise)
     const st = c.applier.status();
     const woken = standby.filter((h) => !st.hosts.standby.includes(h));
     expect(woken, JSON.stringify(st.lastErrors)).toHaveLength(1);
     const h = woken[0];
     expect(c.bmcs.power(h)).toBe('on');
-    const svc = await until('woken host up and enabled', () => c.services(), (s) => s[h].state === 'up' && s[h].status === 'enabled');
-    expect(svc[h].reason).toBeNull();
+    const svc = await c.services();
+    expect(svc[h]).toMatchObject({ status: 'enabled', state: 'up', reason: null });
     const snap = c.wp.server.core.collector.current();
     expect(snap.state[snap.indexOf(h)]).toBe(PowerState.ON);
-    await c.report(); // its telemetry resumes, as Kepler's would
-    const id = await c.nova.boot('big2', 'm1.large');
-    const s = await c.nova.call('GET', `/servers/${id}`);
-    expect(s.body.server['OS-EXT-SRV-ATTR:host']).toBe(h);
-  }, 180_000);
+    standby = st.hosts.standby;
+    expect(standby).toHaveLength(2);
+  }, 240_000);
+
+  it('a Place that chooses a STANDBY host answers wake = true, and the applier wakes that host', async () => {
+    await c.report();
+    // 6 000 millicores fit only an empty host (≤ 6 400): the standby ones
+    const r = await c.wp.rpc.place({ workload: { id: 'pod-big', demand: { cpuMillis: 6000, memBytes: 1024 * 1024 * 1024 } } });
+    expect(standby).toContain(r.hostId);
+    expect(r.wake).toBe(true);
+    await c.applier.tick();
+    expect(c.bmcs.power(r.hostId)).toBe('on');
+    expect((await c.services())[r.hostId]).toMatchObject({ status: 'enabled', state: 'up' });
+    expect(c.applier.status().hosts.standby).toEqual(standby.filter((x) => x !== r.hostId));
+    await c.wp.rpc.release({ reservationId: r.reservationId });
+    standby = c.applier.status().hosts.standby;
+  }, 240_000);
+
+  it("a request no ON host can take (Nova's plugin's Evaluate over its enabled hosts) makes the applier wake the last standby host", async () => {
+    // one m1.tiny on every empty ON host, so that 6 000 millicores fit no ON host
+    // (each holds ≥ 1 000: 1 000 + 6 000 = 7 000 > 6 400); an empty woken host takes it
+    const svc0 = await c.services();
+    const per0 = await c.serversByHost();
+    let k = 0;
+    for (const h of c.hosts) if (svc0[h].status === 'enabled' && per0[h].length === 0) await c.nova.boot(`one${++k}`, 'm1.tiny', h);
+    await c.report();
+    const ask = async () => {
+      const per = await c.serversByHost();
+      const svc = await c.services();
+      // the candidates Nova's scheduler sends: its enabled hosts, each with Nova's allocation
+      const candidates = c.hosts
+        .filter((h) => svc[h].status === 'enabled')
+        .map((hostId) => ({ hostId, allocated: { cpuMillis: per[hostId].length * 1000, memBytes: per[hostId].length * 512 * 1024 * 1024 } }));
+      return c.wp.rpc.evaluate({ workload: { id: 'vm-big', demand: { cpuMillis: 6000, memBytes: 1024 * 1024 * 1024 } }, candidates });
+    };
+    const misses = () => c.wp.server.core.engine.capacityMisses.misses(Date.now() - 60_000).count;
+    const before = misses();
+    expect((await ask()).feasible).toEqual([]);
+    expect(misses()).toBe(before + 1);
+    expect(standby).toHaveLength(1);
+    await c.applier.tick();
+    const st = c.applier.status();
+    expect(st.hosts.standby, JSON.stringify(st.lastErrors)).toEqual([]);
+    expect(c.bmcs.power(standby[0])).toBe('on');
+    await c.report();
+    expect((await ask()).feasible.map((f) => f.hostId)).toEqual([standby[0]]);
+  }, 240_000);
 });

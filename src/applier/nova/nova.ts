@@ -90,6 +90,7 @@ const ServiceSchema = z.object({
   state: z.enum(['up', 'down']),
   status: z.enum(['enabled', 'disabled']),
   disabled_reason: z.string().nullish(),
+  updated_at: z.string().nullish(),
 });
 const MigrationSchema = z.object({
   id: z.number(),
@@ -114,6 +115,7 @@ const toService = (s: z.infer<typeof ServiceSchema>): ComputeService => ({
   state: s.state,
   status: s.status,
   disabledReason: s.disabled_reason ?? null,
+  updatedAt: s.updated_at ?? null,
 });
 
 interface NovaCall {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { demand, host, NOW_MS } from '../../../../test/fixtures/placement';
+import { PowerState } from '../../../domain';
 import { PASS } from '../../types';
 import { stalenessFilter } from '.';
 
@@ -13,9 +14,12 @@ describe('Staleness filter (bound 60 s)', () => {
     ['90 s ago', NOW_MS - 90_000, false, 'reject', 'stale telemetry: last sample 90.0 s ago, bound 60.0 s'],
     ['90 s ago, request allows stale hosts', NOW_MS - 90_000, true, 'pass', ''],
     ['one day ago, request allows stale hosts', NOW_MS - 86_400_000, true, 'pass', ''],
-  ])('%s → %s', (_name, lastMs, allowStale, verdict, reason) => {
+    // a powered-off host sends no telemetry: its state, not its samples, says what it is
+    ['one day ago, host in STANDBY', NOW_MS - 86_400_000, false, 'pass', '', PowerState.STANDBY],
+    ['90 s ago, host in MAINTENANCE', NOW_MS - 90_000, false, 'reject', 'stale telemetry: last sample 90.0 s ago, bound 60.0 s', PowerState.MAINTENANCE],
+  ])('%s → %s', (_name, lastMs, allowStale, verdict, reason, state = PowerState.ON) => {
     const d = demand({ allowStale, config: { staleAfterMs: 60_000 } });
-    const h = host({ lastMs });
+    const h = host({ lastMs, state });
     const code = stalenessFilter.filter(d, h);
     if (verdict === 'pass') expect(code).toBe(PASS);
     else {
