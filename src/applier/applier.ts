@@ -188,6 +188,8 @@ export class Applier {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly clock: () => number;
   private readonly phases = new Map<string, HostPhase>();
+  /** Hosts a drain disabled, with their service, until enabled again or in standby. */
+  private readonly drains = new Map<string, ComputeService>();
   private readonly errors: ApplierError[] = [];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -286,7 +288,15 @@ export class Applier {
     await this.wakeCheck();
     if (this.canAct() && this.clock() - this.lastCycleAt >= this.settings.intervalMs) {
       this.lastCycleAt = this.clock();
-      await this.cycle();
+      try {
+        await this.cycle();
+      } catch (e) {
+        // a bug, not an expected failure: still, no host stays disabled by an abandoned drain
+        this.error('cycle', '', `unexpected: ${(e as Error).message}`);
+        if (this.current) this.last = { ...this.current, outcome: 'failed', step: `aborted: ${(e as Error).message}`, endedAt: new Date(this.clock()).toISOString() };
+        this.current = null;
+        await this.undoDrains();
+      }
     }
     this.publish();
   }
@@ -428,9 +438,22 @@ export class Applier {
     const r = await this.act('enable', host, {}, () => this.deps.cloud.setServiceStatus(service.id, true));
     if (r.ok) {
       this.phases.delete(host);
+      this.drains.delete(host);
       this.setOn(host);
     }
     return r.ok ? done : r;
+  }
+
+  /** Re-enables every host a drain disabled and did not power off. */
+  private async undoDrains(): Promise<void> {
+    for (const [host, service] of [...this.drains]) {
+      if (this.phases.get(host) !== 'draining') {
+        this.drains.delete(host);
+        continue;
+      }
+      const r = await this.enable(host, service);
+      if (r.ok) this.drains.delete(host);
+    }
   }
 
   /** Polls until `check` answers true (a value) or false (keep waiting), or the deadline passes. */
@@ -680,10 +703,7 @@ export class Applier {
     // in the plan's order: each segment ends with the move that completes a host's drain;
     // a host is disabled before the segment holding its first move, checked empty and
     // powered off right after the segment that completes it. Hosts already empty go first.
-    const draining: { host: string; service: ComputeService }[] = [];
-    const undo = async () => {
-      for (const d of draining) if (this.phases.get(d.host) === 'draining') await this.enable(d.host, d.service);
-    };
+    const undo = () => this.undoDrains();
     const selected = new Set(sel.hosts);
     const left = new Map<string, number>();
     for (const m of sel.moves) if (m.enablesHostId) left.set(m.enablesHostId, (left.get(m.enablesHostId) ?? 0) + 1);
@@ -715,8 +735,8 @@ export class Applier {
         const service = view.hosts.get(host)!.service!;
         this.step(`disabling ${host}`);
         this.phases.set(host, 'draining');
+        this.drains.set(host, service);
         this.setDraining(host, true);
-        draining.push({ host, service });
         const dis = await this.act('disable', host, {}, () => this.deps.cloud.setServiceStatus(service.id, false, DRAINING_REASON));
         if (!dis.ok) {
           await undo();
@@ -914,6 +934,7 @@ export class Applier {
       if (!seen.ok) return failed(`the power driver did not report off: ${seen.reason}`);
     }
     this.phases.set(host, 'standby');
+    this.drains.delete(host);
     this.setStandby(host);
     await this.act('standby', host, {}, () => this.deps.cloud.setServiceStatus(service.id, false, STANDBY_REASON));
     return done;
