@@ -79,12 +79,13 @@ export const ApplierConfigSchema = z
 
 export type ApplierConfig = z.infer<typeof ApplierConfigSchema>;
 
+/** One `key: message` per issue; an unknown key is named in full (`applier.foo: unknown key`). */
 const issues = (prefix: string, e: z.ZodError): string =>
   e.issues
-    .map((i) => {
-      const key = [prefix, ...i.path.map(String)].join('.');
-      const extra = i.code === 'unrecognized_keys' ? ` (${(i as { keys?: string[] }).keys?.join(', ')})` : '';
-      return `${key}: ${i.message}${extra}`;
+    .flatMap((i) => {
+      const at = [prefix, ...i.path.map(String)];
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${[...at, k].join('.')}: unknown key`);
+      return [`${at.join('.')}: ${i.message}`];
     })
     .join('; ');
 
