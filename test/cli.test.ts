@@ -115,6 +115,28 @@ describe('wattplace serve: invalid configuration stops start-up', () => {
   });
 });
 
+describe('wattplace serve: invalid applier configuration stops start-up', () => {
+  const configFile = (text: string) => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-cli-')), 'c.yaml');
+    fs.writeFileSync(f, text);
+    return f;
+  };
+
+  it.each([
+    ['--applier-mode bogus', () => ['serve', '--applier-mode', 'bogus'], {}, /^wattplace: invalid configuration: applier\.mode: /],
+    ['WATTPLACE_APPLIER_MODE=bogus', () => ['serve'], { WATTPLACE_APPLIER_MODE: 'bogus' }, /^wattplace: invalid configuration: applier\.mode: /],
+    ['--applier-mode on without applier.nova', () => ['serve', '--applier-mode', 'on'], {}, /^wattplace: invalid configuration: applier\.nova: required/],
+    ['an ipmi host without its settings', () => ['serve', '--config', configFile('applier:\n  power:\n    host1: {driver: ipmi}\n')], {}, /^wattplace: invalid configuration: applier\.power\.host1\.address: /],
+    ['an ironic host without applier.ironic', () => ['serve', '--config', configFile('applier:\n  power:\n    host1: {driver: ironic}\n')], {}, /^wattplace: invalid configuration: applier\.ironic: required/],
+    ['an unknown key in the applier section', () => ['serve', '--config', configFile('applier:\n  headrom: 0.2\n')], {}, /^wattplace: invalid configuration: applier\.headrom: unknown key/],
+  ] as [string, () => string[], NodeJS.ProcessEnv, RegExp][])('%s → exit code 2 and a message naming the key', async (_n, args, env, message) => {
+    const r = await cli(args(), env).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe('wattplace serve: SIGTERM', () => {
   it('serves gRPC and HTTP on the given ports, then shuts down gracefully with exit code 0', async () => {
     const [gp, hp] = [await freePort(), await freePort()];

@@ -4,6 +4,7 @@ import { DEFAULT_APPLIER_SETTINGS as D, type ApplierSettings } from './applier';
 import { EtcdLeadershipSchema } from './leader/etcd';
 import { NovaOptionsSchema } from './nova/nova';
 import { IpmiHostSchema, IpmiOptionsSchema } from './power/ipmi/ipmi';
+import { IronicHostSchema, IronicOptionsSchema } from './power/ironic/ironic';
 
 /**
  * The `applier` section of the config file (README "Closing the loop"). Off by
@@ -15,6 +16,8 @@ const ms = (min: number, max: number, def: number) => z.number().int().min(min).
 
 const PowerEntrySchema = z.discriminatedUnion('driver', [
   IpmiHostSchema.extend({ driver: z.literal('ipmi') }).strict(),
+  /** nodeId defaults to the host id. */
+  IronicHostSchema.partial().extend({ driver: z.literal('ironic') }).strict(),
   z.object({ driver: z.literal('none') }).strict(),
 ]);
 export type PowerEntry = z.infer<typeof PowerEntrySchema>;
@@ -47,9 +50,14 @@ export const ApplierConfigSchema = z
     journalFile: z.string().min(1).max(4096).default('wattplace-applier.journal'),
     /** Nova's compute API (required unless mode is off). */
     nova: NovaOptionsSchema.optional(),
-    /** Host → power driver; the key `*` applies to hosts not listed (driver `none` only). A host with no entry is never drained. */
+    /**
+     * Host → power driver; the key `*` applies to hosts not listed (driver `none`, or `ironic` without nodeId:
+     * each host's node is then named by its host id). A host with no entry is never drained.
+     */
     power: z.record(z.string().min(1).max(253), PowerEntrySchema).default({}),
     ipmi: IpmiOptionsSchema.default(IpmiOptionsSchema.parse({})),
+    /** Ironic's endpoint, auth and timeouts (required when an entry of `power` uses driver ironic). */
+    ironic: IronicOptionsSchema.optional(),
     /** Leadership; without it the applier assumes it is the only replica. */
     etcd: EtcdLeadershipSchema.optional(),
     /** This replica's name in the election (default host name and pid). */
@@ -58,19 +66,26 @@ export const ApplierConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     const star = c.power['*'];
-    if (star && star.driver !== 'none') ctx.addIssue({ code: 'custom', path: ['power', '*'], message: 'the default entry "*" can only be driver none (ipmi needs a BMC per host)' });
+    if (star && star.driver === 'ipmi') ctx.addIssue({ code: 'custom', path: ['power', '*'], message: 'the default entry "*" can only be driver none or ironic (ipmi needs a BMC per host)' });
+    if (star && star.driver === 'ironic' && star.nodeId !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['power', '*', 'nodeId'], message: 'not allowed in the default entry "*" (each host is its own node: nodeId is the host id)' });
+    }
+    if (c.ironic === undefined && Object.values(c.power).some((e) => e.driver === 'ironic')) {
+      ctx.addIssue({ code: 'custom', path: ['ironic'], message: 'required when an entry of applier.power uses driver ironic' });
+    }
     if (c.mode !== 'off' && c.nova === undefined) ctx.addIssue({ code: 'custom', path: ['nova'], message: 'required when mode is dry-run or on' });
     if (c.tickMs > c.intervalMs) ctx.addIssue({ code: 'custom', path: ['tickMs'], message: 'must not exceed intervalMs' });
   });
 
 export type ApplierConfig = z.infer<typeof ApplierConfigSchema>;
 
+/** One `key: message` per issue; an unknown key is named in full (`applier.foo: unknown key`). */
 const issues = (prefix: string, e: z.ZodError): string =>
   e.issues
-    .map((i) => {
-      const key = [prefix, ...i.path.map(String)].join('.');
-      const extra = i.code === 'unrecognized_keys' ? ` (${(i as { keys?: string[] }).keys?.join(', ')})` : '';
-      return `${key}: ${i.message}${extra}`;
+    .flatMap((i) => {
+      const at = [prefix, ...i.path.map(String)];
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${[...at, k].join('.')}: unknown key`);
+      return [`${at.join('.')}: ${i.message}`];
     })
     .join('; ');
 

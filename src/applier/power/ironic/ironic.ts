@@ -50,6 +50,8 @@ export const IronicHostSchema = z
   })
   .strict();
 export type IronicHost = z.infer<typeof IronicHostSchema>;
+/** A host's node when the hosts are not a fixed list (the config's default entry `*`); undefined = not an Ironic host. */
+export type IronicHostLookup = (hostId: string) => IronicHost | undefined;
 
 const NoAuthSchema = z.object({ type: z.literal('noauth') }).strict();
 
@@ -91,17 +93,22 @@ interface IronicCall {
 
 export class IronicPowerDriver implements PowerDriver {
   readonly kind = 'ironic' as const;
-  private readonly hosts: ReadonlyMap<string, IronicHost>;
+  private readonly hosts: IronicHostLookup;
   private readonly options: IronicOptions;
   private readonly policy: HttpPolicy;
   private readonly keystone: KeystoneSession | null;
 
   constructor(
-    hosts: Readonly<Record<string, z.input<typeof IronicHostSchema>>>,
+    /** host → its node; or a lookup (validated by its caller). */
+    hosts: Readonly<Record<string, z.input<typeof IronicHostSchema>>> | IronicHostLookup,
     options: z.input<typeof IronicOptionsSchema>,
     private readonly sleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {
-    this.hosts = new Map(Object.entries(hosts).map(([id, h]) => [id, IronicHostSchema.parse(h)]));
+    if (typeof hosts === 'function') this.hosts = hosts;
+    else {
+      const m = new Map(Object.entries(hosts).map(([id, h]) => [id, IronicHostSchema.parse(h)]));
+      this.hosts = (id) => m.get(id);
+    }
     this.options = IronicOptionsSchema.parse(options);
     const o = this.options;
     this.policy = { timeoutMs: o.timeoutMs, retries: o.retries, backoffMs: o.backoffMs, backoffMaxMs: o.backoffMaxMs };
@@ -150,7 +157,7 @@ export class IronicPowerDriver implements PowerDriver {
   }
 
   private host(hostId: string): Outcome<Who> {
-    const h = this.hosts.get(hostId);
+    const h = this.hosts(hostId);
     if (!h) return failed(`no Ironic settings for host ${short(hostId)}`, true);
     return ok({ nodeId: h.nodeId, label: `Ironic node ${short(h.nodeId)} of host ${short(hostId)}` });
   }
