@@ -82,7 +82,7 @@ export const ConfigSchema = z
       .describe('share of active host time with demand above capacity that POST /v1/rebalance may spend (0.005 = 0.5 %); sets its margins each call'),
     // The applier (src/applier, README "Closing the loop"): a section of the config file, validated
     // by src/applier/config.ts; only its mode has a flag (--applier-mode) and an env variable.
-    applier: z.record(z.string(), z.unknown()).default({}).describe('applier section (config file): mode, hosts, nova, power, etcd, …'),
+    applier: z.preprocess((v) => (v === null ? {} : v), z.record(z.string(), z.unknown())).default({}).describe('applier section (config file): mode, hosts, nova, power, etcd, …'),
     consolidationMigrationWatts: z.number().nonnegative().default(2).describe('watts each migration of a consolidation plan must save (priced into the plan: a host is freed only when it saves more than its migrations cost)'),
   })
   .strict();

@@ -74,7 +74,6 @@ export const ApplierConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['ironic'], message: 'required when an entry of applier.power uses driver ironic' });
     }
     if (c.mode !== 'off' && c.nova === undefined) ctx.addIssue({ code: 'custom', path: ['nova'], message: 'required when mode is dry-run or on' });
-    if (c.tickMs > c.intervalMs) ctx.addIssue({ code: 'custom', path: ['tickMs'], message: 'must not exceed intervalMs' });
   });
 
 export type ApplierConfig = z.infer<typeof ApplierConfigSchema>;
@@ -102,7 +101,8 @@ export function applierSettings(c: ApplierConfig): ApplierSettings {
     selector: c.hosts.selector,
     sites: c.hosts.sites,
     intervalMs: c.intervalMs,
-    tickMs: c.tickMs,
+    // a tick is never longer than the cycle interval (a short intervalMs alone also shortens the tick)
+    tickMs: Math.min(c.tickMs, c.intervalMs),
     minSavingWatts: c.minSavingWatts,
     headroom: c.headroom,
     maxConcurrentMigrations: c.maxConcurrentMigrations,
