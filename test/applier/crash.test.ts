@@ -295,4 +295,36 @@ describe('applier killed mid-cycle and restarted: nothing left disabled and forg
     p4.child.kill('SIGTERM');
     expect((await p4.exited).code).toBe(0);
   }, 300_000);
+
+  it('SIGKILL after a finished cycle; the restarted process learns its hosts after reconciling, and a Place still sees the standby hosts as STANDBY (wake = true)', async () => {
+    const p5 = await serve(2_000);
+    await feed(p5);
+    // a whole cycle: 3 hosts in standby (the arithmetic above)
+    await until('a finished cycle', () => applierStatus(p5), (s) => s.lastCycle?.outcome === 'done' && s.hosts.standby.length === 3 && s.cycle === null, 180_000);
+    const standby = (await applierStatus(p5)).hosts.standby as string[];
+    p5.child.kill('SIGKILL');
+    await p5.exited;
+
+    // the restart reconciles before any host is registered (its gRPC is up only then); the hosts come after
+    const p6 = await restartAndReconcile();
+    await assertNothingForgotten(p6);
+    expect((await applierStatus(p6)).hosts.standby).toEqual(standby);
+    for (const h of standby) expect(bmcs.power(h), h).toBe('off');
+
+    // 6 000 millicores fit only an empty host (≤ 6 400 under the ceiling): a standby one. A few
+    // ticks (500 ms each) after registration, wattplace's own view must hold them as STANDBY
+    // (not ON without telemetry, i.e. stale and never chosen), so Place chooses one and asks to wake it.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const pl = new pb.PlacementServiceClient(p6.grpc, grpc.credentials.createInsecure());
+    const r = await call(pl, pl.place, pb.PlaceRequest.fromPartial({ workload: { id: 'pod-big', demand: { cpuMillis: 6000, memBytes: 1024 * 1024 * 1024 } } }));
+    expect(standby).toContain(r.hostId);
+    expect(r.wake).toBe(true);
+    // and the applier's next ticks wake it
+    await until('the chosen host woken', async () => ({ bmc: bmcs.power(r.hostId), svc: (await services())[r.hostId] }), (x) => x.bmc === 'on' && x.svc.status === 'enabled' && x.svc.state === 'up', 90_000);
+    await call(pl, pl.release, pb.ReleaseRequest.fromPartial({ reservationId: r.reservationId }));
+    pl.close();
+    await assertNothingForgotten(p6);
+    p6.child.kill('SIGTERM');
+    expect((await p6.exited).code).toBe(0);
+  }, 400_000);
 });
