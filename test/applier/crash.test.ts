@@ -51,7 +51,11 @@ let dir: string;
 let journalFile: string;
 let novaPort: number;
 const procs: Proc[] = [];
+/** Servers booted so far. */
+let serverCount = 0;
 let reporter: NodeJS.Timeout | null = null;
+/** One round of telemetry to the process `feed` last fed. */
+let reportNow: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
   // test/run.sh builds before the suite; build here too so that dist/ is this tree's
@@ -69,6 +73,7 @@ beforeAll(async () => {
     args: ['--port', String(novaPort), '--conf', 'DEFAULT.cpu_allocation_ratio=1.0', '--conf', 'DEFAULT.ram_allocation_ratio=1.0'],
   });
   for (let i = 0; i < 12; i++) await nova.boot(`s${i + 1}`, 'm1.tiny', HOSTS[i % HOSTS.length]);
+  serverCount = 12;
 }, 240_000);
 
 afterAll(async () => {
@@ -156,6 +161,7 @@ async function feed(p: Proc): Promise<void> {
     const now = new Date();
     if (on.length) await call(t, t.report, pb.ReportRequest.fromPartial({ samples: on.map((hostId) => ({ hostId, time: now, watts: IDLE_W + 5, cpuUtil: 0.05, memUtil: 0.1, allocated: alloc.get(hostId) })) }));
   };
+  reportNow = report;
   await report();
   reporter = setInterval(() => void report().catch(() => {}), 2_000);
 }
@@ -236,7 +242,7 @@ async function assertNothingForgotten(p: Proc): Promise<void> {
   const all = await until('servers settled', servers, (l) => l.every((s) => s.task === null && s.status !== 'MIGRATING'), 90_000);
   expect(all.filter((s) => s.status === 'ERROR')).toEqual([]);
   expect(all.map((s) => s.status)).toEqual(all.map(() => 'ACTIVE'));
-  expect(all).toHaveLength(12);
+  expect(all).toHaveLength(serverCount);
   // and none on a host that is off
   for (const s of all) expect(bmcs.power(s.host), `${s.name} on ${s.host}`).toBe('on');
 }
@@ -327,4 +333,39 @@ describe('applier killed mid-cycle and restarted: nothing left disabled and forg
     p6.child.kill('SIGTERM');
     expect((await p6.exited).code).toBe(0);
   }, 400_000);
+
+  it('SIGKILL right after a power-on intent (a wake); the restarted applier finishes the wake or keeps the host in standby', async () => {
+    const p7 = await serve(3_600_000);
+    await until('reconciled', () => applierStatus(p7), (s) => s.reconciled === true && s.lastCycle !== null, 60_000);
+    await feed(p7);
+    await until('standby known after registration', () => applierStatus(p7), (s) => s.hosts.standby.length >= 1, 10_000);
+    const standby = (await applierStatus(p7)).hosts.standby as string[];
+    // one m1.tiny on every empty ON host, so that 6 000 millicores fit no ON host (1 000 + 6 000 > 6 400)
+    const svc0 = await services();
+    const per = await servers();
+    for (const h of HOSTS) {
+      if (svc0[h].status !== 'enabled' || per.some((s) => s.host === h)) continue;
+      await nova.boot(`one-${h}`, 'm1.tiny', h);
+      serverCount++;
+    }
+    await reportNow();
+    // as above: 6 000 millicores fit only an empty (standby) host; the Place reserves on it, the next tick wakes it
+    const pl = new pb.PlacementServiceClient(p7.grpc, grpc.credentials.createInsecure());
+    const r = await call(pl, pl.place, pb.PlaceRequest.fromPartial({ workload: { id: 'pod-big-2', demand: { cpuMillis: 6000, memBytes: 1024 * 1024 * 1024 } } }));
+    pl.close();
+    expect(standby).toContain(r.hostId);
+    expect(r.wake).toBe(true);
+    const intent = await killAtIntent(p7, 'power-on', 30_000);
+    expect(intent.host).toBe(r.hostId);
+    // killed before the wake's enable: still disabled as standby
+    expect((await services())[r.hostId]).toMatchObject({ status: 'disabled', reason: STANDBY });
+
+    const p8 = await restartAndReconcile();
+    await assertNothingForgotten(p8);
+    const now = (await services())[r.hostId];
+    if (bmcs.power(r.hostId) === 'on') expect(now).toMatchObject({ status: 'enabled', state: 'up', reason: null });
+    else expect((await applierStatus(p8)).hosts.standby).toContain(r.hostId);
+    p8.child.kill('SIGTERM');
+    expect((await p8.exited).code).toBe(0);
+  }, 300_000);
 });
