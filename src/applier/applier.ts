@@ -285,6 +285,7 @@ export class Applier {
       await this.reconcile();
       if (!this.reconciled) return;
     }
+    this.standbyToStore();
     await this.wakeCheck();
     if (this.canAct() && this.clock() - this.lastCycleAt >= this.settings.intervalMs) {
       this.lastCycleAt = this.clock();
@@ -428,6 +429,22 @@ export class Applier {
     const model = core.collector.current().models[h];
     core.report([{ hostId: host, time: epochMs(this.clock()), watts: watts(model?.standbyWatts ?? 0), cpuUtil: 0, memUtil: 0, allocated: { cpuMillis: cpuMillis(0), memBytes: memBytes(0) } }]);
     core.setDraining(host, false);
+  }
+
+  /**
+   * A host in standby that wattplace's store does not hold as STANDBY: one
+   * registered after the reconcile that found it off (a restarted process
+   * learns its inventory only once its gRPC is up). Without this it would stay
+   * ON there, without telemetry, and a Place could choose it without asking to wake it.
+   */
+  private standbyToStore(): void {
+    if (this.mode !== 'on') return;
+    const snap = this.deps.core.collector.current();
+    for (const [host, phase] of this.phases) {
+      if (phase !== 'standby') continue;
+      const h = snap.indexOf(host);
+      if (h >= 0 && snap.state[h] !== PowerState.STANDBY) this.setStandby(host);
+    }
   }
 
   private setDraining(host: string, draining: boolean): void {
