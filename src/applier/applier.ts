@@ -188,6 +188,7 @@ export class Applier {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly clock: () => number;
   private readonly phases = new Map<string, HostPhase>();
+  private inListener = false;
   /** Hosts a drain disabled, with their service, until enabled again or in standby. */
   private readonly drains = new Map<string, ComputeService>();
   private readonly errors: ApplierError[] = [];
@@ -223,6 +224,19 @@ export class Applier {
       // whoever leads next starts by reconciling: the cloud may have changed meanwhile
       if (!leading) this.reconciled = false;
       else this.kick();
+    });
+    // a host registered (again) while the applier holds it in standby is STANDBY at once:
+    // after a restart hosts are registered after the reconcile that found them powered off
+    this.deps.core.store.addListener({
+      hostsRegistered: (specs) => {
+        if (this.mode !== 'on' || this.inListener) return;
+        this.inListener = true;
+        try {
+          for (const spec of specs) if (spec.state !== PowerState.STANDBY && this.phases.get(spec.id) === 'standby') this.setStandby(spec.id);
+        } finally {
+          this.inListener = false;
+        }
+      },
     });
     await this.deps.leadership.start();
     this.deps.observer?.leader(this.deps.leadership.isLeader());
@@ -941,6 +955,9 @@ export class Applier {
     const drv = this.deps.power(host);
     if (!drv) return failed('no power driver');
     this.step(`powering off ${host}`);
+    // the reason first, while its nova-compute still runs: once it is off, Nova's API waits on an
+    // RPC to it until its timeout (Nova calls the service up for service_down_time after that)
+    await this.act('standby', host, {}, () => this.deps.cloud.setServiceStatus(service.id, false, STANDBY_REASON));
     const r = await this.act('power-off', host, {}, () => drv.off(host));
     if (!r.ok) return r;
     if (drv.kind !== 'none') {
@@ -953,7 +970,6 @@ export class Applier {
     this.phases.set(host, 'standby');
     this.drains.delete(host);
     this.setStandby(host);
-    await this.act('standby', host, {}, () => this.deps.cloud.setServiceStatus(service.id, false, STANDBY_REASON));
     return done;
   }
 
