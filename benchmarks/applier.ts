@@ -47,6 +47,12 @@ interface Drain {
   readonly migrateMs: number;
   /** last migration outcome → standby outcome: empty check, IPMI off, BMC seen off, Nova reason standby. */
   readonly powerOffMs: number;
+  /** of which: last migration outcome → power-off intent (Nova lists host1 empty). */
+  readonly emptyCheckMs: number;
+  /** of which: power-off intent → standby intent (IPMI chassis off, polled until the BMC reports off). */
+  readonly ipmiMs: number;
+  /** of which: standby intent → outcome (Nova's service disabled reason set to standby). */
+  readonly standbyMs: number;
   /** standby outcome → cycle end. */
   readonly tailMs: number;
   readonly migrations: number;
@@ -55,6 +61,8 @@ interface Drain {
 
 interface PlaceLat {
   readonly lat: number[];
+  /** Releases answered NOT_FOUND (the reservation was already gone). */
+  readonly gone: number;
 }
 
 function cpuModel(): string {
@@ -97,14 +105,21 @@ async function placeLoop(c: ApplierCloud, n: number, stop: () => boolean = () =>
     pb.PlaceRequest.fromPartial({ workload: { id: `bench-${i}`, demand: { cpuMillis: 500n, memBytes: 256n * 1024n * 1024n } } }),
   );
   const lat: number[] = [];
+  let gone = 0;
   for (let i = 0; i < n && !stop(); i++) {
     const req = reqs[i % reqs.length];
     const t0 = process.hrtime.bigint();
     const r = await call<pb.PlaceRequest, pb.PlaceResponse>(p, p.place, req);
     lat.push(Number(process.hrtime.bigint() - t0));
-    if (r.reservationId) await call<pb.ReleaseRequest, pb.ReleaseResponse>(p, p.release, pb.ReleaseRequest.fromPartial({ reservationId: r.reservationId }));
+    if (!r.reservationId) continue;
+    try {
+      await call<pb.ReleaseRequest, pb.ReleaseResponse>(p, p.release, pb.ReleaseRequest.fromPartial({ reservationId: r.reservationId }));
+    } catch (e) {
+      if ((e as { code?: number }).code !== 5) throw e;
+      gone++;
+    }
   }
-  return { lat };
+  return { lat, gone };
 }
 
 async function drain(c: ApplierCloud, concurrency: number, during?: (done: () => boolean) => Promise<PlaceLat>): Promise<{ d: Drain; place?: PlaceLat }> {
@@ -142,6 +157,8 @@ async function drain(c: ApplierCloud, concurrency: number, during?: (done: () =>
   const firstMig = Math.min(...migI.map((x) => x.t));
   const lastMig = Math.max(...migO.map((x) => x.t));
   const standby = one('outcome', 'standby');
+  const offI = one('intent', 'power-off');
+  const standbyI = one('intent', 'standby');
   return {
     d: {
       concurrency,
@@ -151,6 +168,9 @@ async function drain(c: ApplierCloud, concurrency: number, during?: (done: () =>
       disableMs: firstMig - disable,
       migrateMs: lastMig - firstMig,
       powerOffMs: standby - lastMig,
+      emptyCheckMs: offI - lastMig,
+      ipmiMs: standbyI - offI,
+      standbyMs: standby - standbyI,
       tailMs: t1 - standby,
       migrations: migI.length,
       maxInFlight,
@@ -195,20 +215,20 @@ async function main(): Promise<void> {
       loaded.push(d);
       const si = summarize(a.lat);
       const sb = summarize(place!.lat);
-      console.log(`Place run ${r + 1}: idle n ${si.n} p50 ${msOf(si.p50)} p99 ${msOf(si.p99)} max ${msOf(si.max)} ms; during drain n ${sb.n} p50 ${msOf(sb.p50)} p99 ${msOf(sb.p99)} max ${msOf(sb.max)} ms; drain ${JSON.stringify(d)}`);
+      console.log(`Place run ${r + 1}: releases NOT_FOUND idle ${a.gone}, during drain ${place!.gone}; idle n ${si.n} p50 ${msOf(si.p50)} p99 ${msOf(si.p99)} max ${msOf(si.max)} ms; during drain n ${sb.n} p50 ${msOf(sb.p50)} p99 ${msOf(sb.p99)} max ${msOf(sb.max)} ms; drain ${JSON.stringify(d)}`);
     } finally {
       await c.stop();
     }
   }
 
   console.log('\n### Drain one host of 10 servers (ms, median (min–max))\n');
-  console.log('| maxConcurrentMigrations | runs | cycle total | read Nova + plan | disable | first migration start → last done | → BMC off + service standby | most in flight |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| maxConcurrentMigrations | runs | cycle total | read Nova + plan | disable | first migration start → last done | → BMC off + service standby | of which: empty check | IPMI off until BMC reports off | Nova service reason standby | most in flight |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const rows = [...CONCURRENCY.map((k) => ({ label: String(k), ds: drains.filter((d) => d.concurrency === k) })), { label: '2, Place loop running', ds: loaded }];
   for (const { label, ds } of rows) {
     if (!ds.length) continue;
     console.log(
-      `| ${label} | ${ds.length} | ${fmt(ds.map((d) => d.totalMs))} | ${fmt(ds.map((d) => d.planMs))} | ${fmt(ds.map((d) => d.disableMs))} | ${fmt(ds.map((d) => d.migrateMs))} | ${fmt(ds.map((d) => d.powerOffMs))} | ${Math.max(...ds.map((d) => d.maxInFlight))} |`,
+      `| ${label} | ${ds.length} | ${fmt(ds.map((d) => d.totalMs))} | ${fmt(ds.map((d) => d.planMs))} | ${fmt(ds.map((d) => d.disableMs))} | ${fmt(ds.map((d) => d.migrateMs))} | ${fmt(ds.map((d) => d.powerOffMs))} | ${fmt(ds.map((d) => d.emptyCheckMs))} | ${fmt(ds.map((d) => d.ipmiMs))} | ${fmt(ds.map((d) => d.standbyMs))} | ${Math.max(...ds.map((d) => d.maxInFlight))} |`,
     );
   }
   console.log('\n### gRPC Place (+ Release, untimed) over loopback, sequential, 3 hosts (ms)\n');
