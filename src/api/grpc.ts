@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -20,8 +21,8 @@ import { placementServiceWire } from './wire';
 import { getPowerModel } from './learned';
 import type { Metrics } from './metrics';
 
-/** Where the .proto files live, for server reflection (same relative path from src/ and dist/). */
-export const PROTO_DIR = path.resolve(__dirname, '../../proto');
+/** Where the .proto files live, for server reflection (same relative path from src/ and dist/; two more levels from dist/bench/src/). */
+export const PROTO_DIR = [path.resolve(__dirname, '../../proto'), path.resolve(__dirname, '../../../../proto')].find((d) => fs.existsSync(d)) ?? path.resolve(__dirname, '../../proto');
 
 /** Most per-sample errors one Report / StreamReport answer lists (counts stay exact). */
 export const MAX_LISTED_ERRORS = 1000;
