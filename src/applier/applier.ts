@@ -573,10 +573,12 @@ export class Applier {
       if (!this.canAct()) return;
     }
     if (!complete) return; // try again next tick
-    if (this.mode === 'on') try {
-      await this.deps.journal.compact(this.status().hosts.standby, this.clock());
-    } catch (e) {
-      this.error('reconcile', '', `cannot compact the journal: ${(e as Error).message}`);
+    if (this.mode === 'on') {
+      try {
+        await this.deps.journal.compact(this.status().hosts.standby, this.clock());
+      } catch (e) {
+        this.error('reconcile', '', `cannot compact the journal: ${(e as Error).message}`);
+      }
     }
     this.reconciled = true;
     this.publish();
