@@ -45,15 +45,15 @@ interface Drain {
   readonly disableMs: number;
   /** first migration intent → last migration outcome (on target, ACTIVE, no task state). */
   readonly migrateMs: number;
-  /** last migration outcome → standby outcome: empty check, IPMI off, BMC seen off, Nova reason standby. */
+  /** last migration outcome → cycle end: empty check, Nova reason standby, IPMI off, BMC seen off. */
   readonly powerOffMs: number;
-  /** of which: last migration outcome → power-off intent (Nova lists host1 empty). */
+  /** of which: last migration outcome → standby intent (Nova lists host1 empty). */
   readonly emptyCheckMs: number;
-  /** of which: power-off intent → standby intent (IPMI chassis off, polled until the BMC reports off). */
-  readonly ipmiMs: number;
-  /** of which: standby intent → outcome (Nova's service disabled reason set to standby). */
+  /** of which: standby intent → outcome (Nova's service disabled reason set to standby, before the power-off). */
   readonly standbyMs: number;
-  /** standby outcome → cycle end. */
+  /** of which: power-off intent → cycle end (IPMI chassis off, polled until the BMC reports off). */
+  readonly ipmiMs: number;
+  /** standby outcome → power-off intent. */
   readonly tailMs: number;
   readonly migrations: number;
   readonly maxInFlight: number;
@@ -167,16 +167,43 @@ async function drain(c: ApplierCloud, concurrency: number, during?: (done: () =>
       planMs: disable - t0,
       disableMs: firstMig - disable,
       migrateMs: lastMig - firstMig,
-      powerOffMs: standby - lastMig,
-      emptyCheckMs: offI - lastMig,
-      ipmiMs: standbyI - offI,
+      powerOffMs: t1 - lastMig,
+      emptyCheckMs: standbyI - lastMig,
       standbyMs: standby - standbyI,
-      tailMs: t1 - standby,
+      ipmiMs: t1 - offI,
+      tailMs: offI - standby,
       migrations: migI.length,
       maxInFlight,
     },
     place,
   };
+}
+
+/**
+ * The control: the same 10 live migrations off host1, made by this benchmark straight through Nova's API
+ * (2 at a time, the target named, microversion 2.30, followed until ACTIVE on the target), with the
+ * applier idle. What Place loses here is what Nova's own work costs on this machine, not the applier.
+ */
+async function novaMigrations(c: ApplierCloud): Promise<void> {
+  const r = await c.nova.call('GET', '/servers/detail?all_tenants=1&host=host1');
+  const ids: string[] = r.body.servers.map((s: { id: string }) => s.id);
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const i = next++;
+      const id = ids[i];
+      const target = i % 2 ? 'host3' : 'host2';
+      const a = await c.nova.call('POST', `/servers/${id}/action`, { 'os-migrateLive': { host: target, block_migration: 'auto' } }, '2.30');
+      if (a.status !== 202) throw new Error(`live migration of ${id}: ${a.status} ${JSON.stringify(a.body).slice(0, 200)}`);
+      for (;;) {
+        const s = (await c.nova.call('GET', `/servers/${id}`)).body.server;
+        if (s.status === 'ACTIVE' && !s['OS-EXT-STS:task_state'] && s['OS-EXT-SRV-ATTR:host'] === target) break;
+        if (s.status === 'ERROR') throw new Error(`live migration of ${id}: ERROR`);
+        await new Promise((res) => setTimeout(res, POLL_MS));
+      }
+    }
+  };
+  await Promise.all([worker(), worker()]);
 }
 
 const median = (xs: number[]) => {
@@ -221,8 +248,26 @@ async function main(): Promise<void> {
     }
   }
 
+  // the control: Nova migrating the same servers with the applier idle
+  const novaBusy: number[] = [];
+  for (let r = 0; r < PLACE_RUNS; r++) {
+    const c = await cloud(2);
+    try {
+      await placeLoop(c, PLACE_WARMUP);
+      let over = false;
+      const mig = novaMigrations(c).finally(() => (over = true));
+      const b = await placeLoop(c, Number.MAX_SAFE_INTEGER, () => over);
+      await mig;
+      novaBusy.push(...b.lat);
+      const sn = summarize(b.lat);
+      console.log(`Place control run ${r + 1}: while Nova migrates (applier idle) n ${sn.n} p50 ${msOf(sn.p50)} p99 ${msOf(sn.p99)} max ${msOf(sn.max)} ms`);
+    } finally {
+      await c.stop();
+    }
+  }
+
   console.log('\n### Drain one host of 10 servers (ms, median (min–max))\n');
-  console.log('| maxConcurrentMigrations | runs | cycle total | read Nova + plan | disable | first migration start → last done | → BMC off + service standby | of which: empty check | IPMI off until BMC reports off | Nova service reason standby | most in flight |');
+  console.log('| maxConcurrentMigrations | runs | cycle total | read Nova + plan | disable | first migration start → last done | → BMC off (reason standby first) | of which: empty check | IPMI off until BMC reports off | Nova service reason standby | most in flight |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const rows = [...CONCURRENCY.map((k) => ({ label: String(k), ds: drains.filter((d) => d.concurrency === k) })), { label: '2, Place loop running', ds: loaded }];
   for (const { label, ds } of rows) {
@@ -234,7 +279,7 @@ async function main(): Promise<void> {
   console.log('\n### gRPC Place (+ Release, untimed) over loopback, sequential, 3 hosts (ms)\n');
   console.log('| applier | Place calls | p50 | p90 | p99 | max |');
   console.log('|---|---:|---:|---:|---:|---:|');
-  for (const [label, lat] of [['idle', idle], ['drain cycle running', busy]] as const) {
+  for (const [label, lat] of [['idle', idle], ['drain cycle running', busy], ['idle, Nova migrating the same 10 servers (control)', novaBusy]] as const) {
     if (!lat.length) continue;
     const s = summarize(lat);
     console.log(`| ${label} | ${s.n.toLocaleString('en-US')} | ${msOf(s.p50)} | ${msOf(s.p90)} | ${msOf(s.p99)} | ${msOf(s.max)} |`);
@@ -245,7 +290,7 @@ async function main(): Promise<void> {
     return { n: s.n, p50Ms: +msOf(s.p50), p90Ms: +msOf(s.p90), p99Ms: +msOf(s.p99), maxMs: +msOf(s.max) };
   };
   process.stdout.write(
-    `\nBENCH_JSON ${JSON.stringify({ bench: 'applier', machine: { cpus: os.cpus().length, cpuModel: cpuModel(), node: process.version, loadavg1m: os.loadavg()[0] }, pollMs: POLL_MS, drains, placeLoaded: loaded, place: { idle: pl(idle), drain: pl(busy) } })}\n`,
+    `\nBENCH_JSON ${JSON.stringify({ bench: 'applier', machine: { cpus: os.cpus().length, cpuModel: cpuModel(), node: process.version, loadavg1m: os.loadavg()[0] }, pollMs: POLL_MS, drains, placeLoaded: loaded, place: { idle: pl(idle), drain: pl(busy), novaMigrating: pl(novaBusy) } })}\n`,
   );
 }
 
