@@ -4,13 +4,13 @@
  * and placement keeps working.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApplierStatus } from '../src/applier';
 import { pbHost, workload } from './fixtures/clusters';
 import { startTestServer, type TestServer } from './helpers/grpc';
+import { freePort } from './setup/influxd';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -22,18 +22,6 @@ const get = async (p: string) => {
   const r = await fetch(`http://${t!.server.httpAddress}${p}`);
   return { status: r.status, type: r.headers.get('content-type') ?? '', body: (await r.json()) as unknown };
 };
-
-/** A loopback port nothing listens on: bound, read, closed. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('GET /v1/applier', () => {
   it('applier off (the default): 200 {"mode":"off"}, and server.applier is null', async () => {
@@ -48,7 +36,7 @@ describe('GET /v1/applier', () => {
   it('dry-run with Nova unreachable: 200, mode dry-run, leader (single replica), lastErrors name Nova; Place still works', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-applier-http-'));
     const journalFile = path.join(dir, 'journal', 'applier.journal');
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there
     t = await startTestServer({
       applier: {
         mode: 'dry-run',

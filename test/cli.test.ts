@@ -5,7 +5,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pb from '../src/gen/wattplace/v1/wattplace';
 import { pbHost, workload } from './fixtures/clusters';
 import { call } from './helpers/grpc';
+import { freePort } from './setup/influxd';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist/main.js');
@@ -65,18 +65,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess
   child.stderr!.on('data', (d) => (stderr += d));
   const done = new Promise<Run>((resolve) => child.on('exit', (code, signal) => setImmediate(() => resolve({ code, signal, stdout, stderr }))));
   return { child, done, out: () => stdout + stderr };
-}
-
-/** A port that was free a moment ago: bind 0, read the port, close. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 async function waitReady(httpAddr: string, run: { done: Promise<Run>; out: () => string }): Promise<void> {

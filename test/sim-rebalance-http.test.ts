@@ -29,6 +29,16 @@ async function post(t: TestServer, body: unknown): Promise<{ status: number; jso
 
 type Move = { workloadId: string; sourceHostId: string; targetHostId: string };
 
+
+/** The drain-when-room scenario: a 1000, b 2000, c 1500 millicores, flat histories, 1000 m / 512 MiB allocated each. */
+const DRAIN_WHEN_ROOM = (() => {
+  const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
+  return [
+    { workloadId: 'w1', hostId: 'a', cpuHistory: [1000, 1000, 1000], ...alloc },
+    { workloadId: 'w2', hostId: 'b', cpuHistory: [2000, 2000, 2000], ...alloc },
+    { workloadId: 'w3', hostId: 'c', cpuHistory: [1500, 1500, 1500], ...alloc },
+  ];
+})();
 describe('POST /v1/rebalance', () => {
   let t: TestServer;
   beforeAll(async () => {
@@ -41,14 +51,7 @@ describe('POST /v1/rebalance', () => {
     // flat histories: forecast = demand, σ = 2 % of it. a 1000, b 2000, c 1500 (of 5320 each).
     // a → roomiest of b/c = c; then b → c: 4500 + 1.0·√(20² + 40² + 30²) = 4554 ≤ 5320 (same as the simulator's test).
     // Allocations 1000 m and 512 MiB each: c ends with 3000 m ≤ 0.8 × 5320 = 4256 m and 1536 MiB ≤ 4096 MiB.
-    const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
-    const r = await post(t, {
-      running: [
-        { workloadId: 'w1', hostId: 'a', cpuHistory: [1000, 1000, 1000], ...alloc },
-        { workloadId: 'w2', hostId: 'b', cpuHistory: [2000, 2000, 2000], ...alloc },
-        { workloadId: 'w3', hostId: 'c', cpuHistory: [1500, 1500, 1500], ...alloc },
-      ],
-    });
+    const r = await post(t, { running: DRAIN_WHEN_ROOM });
     expect(r.status).toBe(200);
     expect(r.json.migrations).toEqual([
       { workloadId: 'w1', sourceHostId: 'a', targetHostId: 'c' },
@@ -291,14 +294,7 @@ describe('POST /v1/rebalance with a host draining for standby', () => {
 
   it('never moves a workload onto the draining host; the draining host’s workloads may leave', async () => {
     // The drain-when-room scenario above, where c (the roomiest after a) received both workloads.
-    const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
-    const r = await post(t, {
-      running: [
-        { workloadId: 'w1', hostId: 'a', cpuHistory: [1000, 1000, 1000], ...alloc },
-        { workloadId: 'w2', hostId: 'b', cpuHistory: [2000, 2000, 2000], ...alloc },
-        { workloadId: 'w3', hostId: 'c', cpuHistory: [1500, 1500, 1500], ...alloc },
-      ],
-    });
+    const r = await post(t, { running: DRAIN_WHEN_ROOM });
     expect(r.status).toBe(200);
     // c takes nothing, but its workload may leave: both a and c drain into b.
     // b ends with 1000 + 2000 + 1500 = 4500 m + drainZ · √(20² + 40² + 30²) = 4500 + 3.294 · 53.85 ≈ 4677 ≤ 5320,

@@ -299,12 +299,12 @@ export class Applier {
       await this.reconcile();
       if (!this.reconciled) return;
     }
-    this.standbyToStore();
-    await this.wakeCheck();
+    // the cycle reads Nova once more only when the wake check changed the cloud
+    const seen = await this.wakeCheck();
     if (this.canAct() && this.clock() - this.lastCycleAt >= this.settings.intervalMs) {
       this.lastCycleAt = this.clock();
       try {
-        await this.cycle();
+        await this.cycle(seen);
       } catch (e) {
         // a bug, not an expected failure: still, no host stays disabled by an abandoned drain
         this.error('cycle', '', `unexpected: ${(e as Error).message}`);
@@ -445,21 +445,7 @@ export class Applier {
     core.setDraining(host, false);
   }
 
-  /**
-   * A host in standby that wattplace's store does not hold as STANDBY: one
-   * registered after the reconcile that found it off (a restarted process
-   * learns its inventory only once its gRPC is up). Without this it would stay
-   * ON there, without telemetry, and a Place could choose it without asking to wake it.
-   */
-  private standbyToStore(): void {
-    if (this.mode !== 'on') return;
-    const snap = this.deps.core.collector.current();
-    for (const [host, phase] of this.phases) {
-      if (phase !== 'standby') continue;
-      const h = snap.indexOf(host);
-      if (h >= 0 && snap.state[h] !== PowerState.STANDBY) this.setStandby(host);
-    }
-  }
+
 
   private setDraining(host: string, draining: boolean): void {
     if (this.mode === 'on' && this.deps.core.store.hostIndex(host) >= 0) this.deps.core.setDraining(host, draining);
@@ -586,11 +572,12 @@ export class Applier {
 
   // ---- waking ------------------------------------------------------------------------
 
-  private async wakeCheck(): Promise<void> {
+  /** Wakes what is needed; returns the view of the cloud it read when it woke nothing. */
+  private async wakeCheck(): Promise<CloudView | undefined> {
     const v = await this.view();
     if (!v.ok) {
       this.error('wake-check', '', `cannot read Nova: ${v.reason}`);
-      return;
+      return undefined;
     }
     const view = v.value;
     const now = this.clock();
@@ -608,7 +595,7 @@ export class Applier {
     // a Place that chose a standby host reserved on it: that host is woken whatever the headroom
     const book = this.deps.core.reservations;
     const chosen = standby.filter((h) => (book.cpu[h.index] ?? 0) > 0 || (book.mem[h.index] ?? 0) > 0);
-    if (needCpu <= 0 && needMem <= 0 && chosen.length === 0) return;
+    if (needCpu <= 0 && needMem <= 0 && chosen.length === 0) return view;
     const snap = view.snap;
     const ceil = this.deps.core.config.cpuCeiling;
     // most efficient first: fewest watts per usable millicore at the ceiling
@@ -626,11 +613,12 @@ export class Applier {
     }
     if (wake.length === 0) {
       if (standby.length === 0 && (misses.count > 0 || f.cpu < k * view.fleetCpu)) this.deps.log('applier wake', { outcome: 'no standby host left', freeCpu: f.cpu, freeMem: f.mem });
-      return;
+      return view;
     }
     this.missesHandledUntil = now;
     this.deps.log('applier wake', { hosts: wake.map((h) => h.id), freeCpuMillis: Math.round(f.cpu), freeMemBytes: Math.round(f.mem), misses: misses.count, placeChose: chosen.map((h) => h.id) });
     await Promise.all(wake.map((h) => this.wake(h.id)));
+    return undefined;
   }
 
   /** Powers a standby host on, waits for its nova-compute to be up, enables it, marks it ON. */
@@ -679,7 +667,7 @@ export class Applier {
 
   // ---- the consolidation cycle -------------------------------------------------------
 
-  private async cycle(): Promise<void> {
+  private async cycle(seen?: CloudView): Promise<void> {
     this.cycleNo++;
     this.current = { number: this.cycleNo, startedAt: new Date(this.clock()).toISOString(), step: 'reading Nova' };
     const end = (outcome: CycleReport['outcome'], step: string) => {
@@ -687,9 +675,9 @@ export class Applier {
       this.current = null;
       this.deps.log('applier cycle', { cycle: this.last.number, outcome, step });
     };
-    const v = await this.view();
+    const v = seen ? ok(seen) : await this.view();
     if (!v.ok) {
-      this.error('cycle', '', v.ok ? '' : v.reason);
+      this.error('cycle', '', v.reason);
       return end('failed', `cannot read Nova: ${v.reason}`);
     }
     const view = v.value;

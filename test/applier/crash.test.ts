@@ -25,9 +25,9 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as yaml } from 'yaml';
 import * as pb from '../../src/gen/wattplace/v1/wattplace';
-import { IDLE_W, MAX_W, STANDBY_W, until } from '../fixtures/applier-cloud';
+import { applierSection, hostSpecs, ipmiPower, samplesFromNova, startCloudNova, until } from '../fixtures/applier-cloud';
 import { startBmcSim, type BmcSim } from '../fixtures/bmc-sim';
-import { startNovaBox, type NovaBox } from '../fixtures/nova-box';
+import type { NovaBox } from '../fixtures/nova-box';
 import { call } from '../helpers/grpc';
 import { freePort } from '../setup/influxd';
 
@@ -64,14 +64,7 @@ beforeAll(async () => {
   journalFile = path.join(dir, 'journal');
   bmcs = await startBmcSim(HOSTS);
   novaPort = await freePort();
-  nova = await startNovaBox({
-    computes: HOSTS.length,
-    vcpus: 8,
-    memoryMb: 16_384,
-    powerDir: path.join(bmcs.dir, 'bmc'),
-    serviceDownTime: 10,
-    args: ['--port', String(novaPort), '--conf', 'DEFAULT.cpu_allocation_ratio=1.0', '--conf', 'DEFAULT.ram_allocation_ratio=1.0'],
-  });
+  nova = await startCloudNova(bmcs, HOSTS.length, 8, novaPort); // without wattplace's scheduler plugin
   for (let i = 0; i < 12; i++) await nova.boot(`s${i + 1}`, 'm1.tiny', HOSTS[i % HOSTS.length]);
   serverCount = 12;
 }, 240_000);
@@ -87,29 +80,11 @@ afterAll(async () => {
 /** Starts `wattplace serve` with the applier on (journal shared by every start); resolves once /readyz answers. */
 async function serve(intervalMs: number): Promise<Proc> {
   const [gp, hp] = [await freePort(), await freePort()];
-  const power: Record<string, unknown> = {};
-  for (const h of HOSTS) {
-    const b = bmcs.hosts[h];
-    power[h] = { driver: 'ipmi', address: b.address, port: b.port, user: b.user, passwordFile: b.passwordFile, cipherSuite: 3 };
-  }
   const config = {
     grpc: `127.0.0.1:${gp}`,
     http: `127.0.0.1:${hp}`,
     logLevel: 'info',
-    applier: {
-      mode: 'on',
-      intervalMs,
-      tickMs: 500,
-      pollMs: 200,
-      planBudgetMs: 1_000,
-      migrationTimeoutMs: 60_000,
-      wakeTimeoutMs: 60_000,
-      powerTimeoutMs: 20_000,
-      journalFile,
-      nova: { auth: { type: 'noauth' }, endpoint: `http://127.0.0.1:${novaPort}/v2.1`, timeoutMs: 30_000, retries: 1, backoffMs: 200 },
-      power,
-      ipmi: { timeoutMs: 8_000, retries: 1 },
-    },
+    applier: applierSection({ journalFile, novaPort, power: ipmiPower(bmcs, HOSTS), intervalMs, tickMs: 500 }),
   };
   const file = path.join(dir, `config-${procs.length + 1}.yaml`);
   fs.writeFileSync(file, yaml(config));
@@ -140,26 +115,10 @@ async function applierStatus(p: Proc): Promise<Record<string, any>> {
 async function feed(p: Proc): Promise<void> {
   if (reporter) clearInterval(reporter);
   const t = new pb.TelemetryServiceClient(p.grpc, grpc.credentials.createInsecure());
-  await call(t, t.registerHosts, pb.RegisterHostsRequest.fromPartial({
-    hosts: HOSTS.map((id) => ({
-      id,
-      capacity: { cpuMillis: 8_000, memBytes: 16_384 * 1024 * 1024 },
-      power: { model: { $case: 'linear', linear: { idleWatts: IDLE_W, maxWatts: MAX_W } }, standbyWatts: STANDBY_W },
-    })),
-  }));
+  await call(t, t.registerHosts, pb.RegisterHostsRequest.fromPartial({ hosts: hostSpecs(HOSTS, 8) }));
   const report = async () => {
-    const r = await nova.call('GET', '/servers/detail?all_tenants=1');
-    const alloc = new Map(HOSTS.map((h) => [h, { cpuMillis: 0, memBytes: 0 }]));
-    for (const s of r.body.servers ?? []) {
-      const a = alloc.get(s['OS-EXT-SRV-ATTR:host']);
-      if (a) {
-        a.cpuMillis += s.flavor.vcpus * 1000;
-        a.memBytes += s.flavor.ram * 1024 * 1024;
-      }
-    }
-    const on = HOSTS.filter((h) => bmcs.power(h) === 'on');
-    const now = new Date();
-    if (on.length) await call(t, t.report, pb.ReportRequest.fromPartial({ samples: on.map((hostId) => ({ hostId, time: now, watts: IDLE_W + 5, cpuUtil: 0.05, memUtil: 0.1, allocated: alloc.get(hostId) })) }));
+    const samples = await samplesFromNova(nova, bmcs, HOSTS);
+    if (samples.length) await call(t, t.report, pb.ReportRequest.fromPartial({ samples }));
   };
   reportNow = report;
   await report();

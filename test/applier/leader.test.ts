@@ -19,10 +19,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComputeCloud } from '../../src/applier/ports';
-import { IDLE_W, MAX_W, STANDBY_W, until } from '../fixtures/applier-cloud';
+import { applierSection, hook, hostSpecs, ipmiPower, samplesFromNova, startCloudNova, until } from '../fixtures/applier-cloud';
 import { startBmcSim, type BmcSim } from '../fixtures/bmc-sim';
 import { startEtcd, type EtcdServer } from '../fixtures/etcd';
-import { startNovaBox, type NovaBox } from '../fixtures/nova-box';
+import type { NovaBox } from '../fixtures/nova-box';
 import { startTestServer, type TestServer } from '../helpers/grpc';
 import { freePort } from '../setup/influxd';
 
@@ -47,11 +47,8 @@ let dir: string;
 const replicas: { id: string; wp: TestServer; stopped: boolean }[] = [];
 let reporter: NodeJS.Timeout | null = null;
 
-const recording = (by: string) => (c: ComputeCloud): ComputeCloud => ({
-  listServers: (h) => c.listServers(h),
-  getServer: (id) => c.getServer(id),
-  computeServices: (h) => c.computeServices(h),
-  migrations: (id) => c.migrations(id),
+const recording = (by: string) => (c: ComputeCloud): ComputeCloud =>
+  hook(c, {
   setServiceStatus: async (id, enabled, reason) => {
     const e: Call = { by, call: 'setServiceStatus', arg: id, detail: enabled ? 'enabled' : `disabled: ${reason ?? ''}`, at: Date.now() };
     calls.push(e);
@@ -73,21 +70,8 @@ const recording = (by: string) => (c: ComputeCloud): ComputeCloud => ({
 });
 
 async function report(): Promise<void> {
-  const r = await nova.call('GET', '/servers/detail?all_tenants=1');
-  const alloc = new Map(HOSTS.map((h) => [h, { cpuMillis: 0, memBytes: 0 }]));
-  for (const s of r.body.servers ?? []) {
-    const a = alloc.get(s['OS-EXT-SRV-ATTR:host']);
-    if (a) {
-      a.cpuMillis += s.flavor.vcpus * 1000;
-      a.memBytes += s.flavor.ram * 1024 * 1024;
-    }
-  }
-  const on = HOSTS.filter((h) => bmcs.power(h) === 'on');
-  const now = new Date();
-  for (const r of replicas) {
-    if (r.stopped || on.length === 0) continue;
-    await r.wp.rpc.report({ samples: on.map((hostId) => ({ hostId, time: now, watts: IDLE_W + 5, cpuUtil: 0.05, memUtil: 0.1, allocated: alloc.get(hostId) })) });
-  }
+  const samples = await samplesFromNova(nova, bmcs, HOSTS);
+  for (const r of replicas) if (!r.stopped && samples.length) await r.wp.rpc.report({ samples });
 }
 
 beforeAll(async () => {
@@ -95,38 +79,15 @@ beforeAll(async () => {
   etcd = await startEtcd();
   bmcs = await startBmcSim(HOSTS);
   const novaPort = await freePort();
-  nova = await startNovaBox({
-    computes: HOSTS.length,
-    vcpus: 8,
-    memoryMb: 16_384,
-    powerDir: path.join(bmcs.dir, 'bmc'),
-    serviceDownTime: 10,
-    args: ['--port', String(novaPort), '--conf', 'DEFAULT.cpu_allocation_ratio=1.0', '--conf', 'DEFAULT.ram_allocation_ratio=1.0'],
-  });
+  nova = await startCloudNova(bmcs, HOSTS.length, 8, novaPort);
   for (let i = 0; i < 12; i++) await nova.boot(`s${i + 1}`, 'm1.tiny', HOSTS[i % HOSTS.length]);
-  const power: Record<string, unknown> = {};
-  for (const h of HOSTS) {
-    const b = bmcs.hosts[h];
-    power[h] = { driver: 'ipmi', address: b.address, port: b.port, user: b.user, passwordFile: b.passwordFile, cipherSuite: 3 };
-  }
   const start = (id: string) =>
     startTestServer(
       {
         applier: {
-          mode: 'on',
-          identity: id,
           // cycles and wake checks run when the test asks (applier.tick)
-          intervalMs: 3_600_000,
-          tickMs: 3_600_000,
-          pollMs: 200,
-          planBudgetMs: 1_000,
-          migrationTimeoutMs: 60_000,
-          wakeTimeoutMs: 60_000,
-          powerTimeoutMs: 20_000,
-          journalFile: path.join(dir, `${id}.journal`),
-          nova: { auth: { type: 'noauth' }, endpoint: `http://127.0.0.1:${novaPort}/v2.1`, timeoutMs: 30_000, retries: 1, backoffMs: 200 },
-          power,
-          ipmi: { timeoutMs: 8_000, retries: 1 },
+          ...applierSection({ journalFile: path.join(dir, `${id}.journal`), novaPort, power: ipmiPower(bmcs, HOSTS), intervalMs: 3_600_000, tickMs: 3_600_000 }),
+          identity: id,
           etcd: { endpoints: [etcd.endpoint], leaseTtlMs: TTL_MS },
         },
       },
@@ -136,13 +97,7 @@ beforeAll(async () => {
   const [a, b] = await Promise.all([start('replica-a'), start('replica-b')]);
   replicas.push({ id: 'replica-a', wp: a, stopped: false }, { id: 'replica-b', wp: b, stopped: false });
   for (const r of replicas) {
-    await r.wp.rpc.registerHosts({
-      hosts: HOSTS.map((id) => ({
-        id,
-        capacity: { cpuMillis: 8_000, memBytes: 16_384 * 1024 * 1024 },
-        power: { model: { $case: 'linear', linear: { idleWatts: IDLE_W, maxWatts: MAX_W } }, standbyWatts: STANDBY_W },
-      })),
-    });
+    await r.wp.rpc.registerHosts({ hosts: hostSpecs(HOSTS, 8) });
   }
   await report();
   reporter = setInterval(() => void report().catch(() => {}), 2_000);

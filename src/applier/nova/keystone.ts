@@ -51,6 +51,29 @@ export const KeystoneAppCredentialSchema = z
   })
   .strict();
 
+/**
+ * The settings every OpenStack API client of the applier shares (Nova's, Ironic's): which catalog
+ * endpoint, the per-attempt deadline, retries with back-off, and the token's renewal margin.
+ */
+export const OPENSTACK_CLIENT_FIELDS = {
+  interface: z.enum(['public', 'internal', 'admin']).default('public'),
+  region: z.string().min(1).max(255).optional(),
+  /** Deadline of one attempt (ms). */
+  timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /** Extra attempts after a 5xx or connection error. */
+  retries: z.number().int().min(0).max(10).default(3),
+  backoffMs: z.number().int().min(1).max(60_000).default(500),
+  backoffMaxMs: z.number().int().min(1).max(600_000).default(8_000),
+  /** Renew the Keystone token this long before it expires (ms). */
+  tokenRenewMarginMs: z.number().int().min(0).max(3_600_000).default(60_000),
+};
+
+/** Without Keystone there is no catalog: the endpoint must be given. */
+export const NOAUTH_NEEDS_ENDPOINT: [(o: { auth: { type: string }; endpoint?: string }) => boolean, { message: string; path: string[] }] = [
+  (o) => o.auth.type !== 'noauth' || o.endpoint !== undefined,
+  { message: 'endpoint is required with auth type noauth', path: ['endpoint'] },
+];
+
 export type KeystoneAuth = z.infer<typeof KeystonePasswordSchema> | z.infer<typeof KeystoneAppCredentialSchema>;
 
 export interface CatalogChoice {

@@ -4,8 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHttpFront, type HttpFront } from '../../../test/fixtures/http-front';
-import { startKeystone, type Keystone } from '../../../test/fixtures/keystone';
+import { KEYSTONE_PASSWORD, KEYSTONE_SECRET, startCredentialKeystone, type Keystone } from '../../../test/fixtures/keystone';
 import { startNovaBox, type NovaBox } from '../../../test/fixtures/nova-box';
+import { until } from '../../../test/helpers/until';
 import type { CloudServer } from '../ports';
 import { MAX_BODY_BYTES } from './http';
 import { LIVE_MIGRATE_MICROVERSION, NovaClient, READ_MICROVERSION } from './nova';
@@ -35,16 +36,6 @@ const client = (over: Record<string, unknown> = {}): NovaClient =>
 async function rawServer(id: string): Promise<{ host: string; status: string }> {
   const r = await nova.call('GET', `/servers/${id}`);
   return { host: r.body.server['OS-EXT-SRV-ATTR:host'], status: r.body.server.status };
-}
-
-async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > end) throw new Error(`${what}: still ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 let tiny1: string; // m1.tiny (1 vCPU, 512 MB) on host1
@@ -342,22 +333,13 @@ describe('Nova client: retries', () => {
  * keystonemiddleware does in Nova's API pipeline.
  */
 describe('Nova client with Keystone v3', () => {
-  let ks: Keystone;
+  let ks: Keystone & { readonly secretDir: string };
   let secretDir: string;
-  const PASSWORD = 'pa55-word-never-logged';
-  const SECRET = 'app-cred-secret-never-logged';
+  const PASSWORD = KEYSTONE_PASSWORD;
+  const SECRET = KEYSTONE_SECRET;
 
   beforeAll(async () => {
-    secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-keystone-'));
-    fs.writeFileSync(path.join(secretDir, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
-    fs.writeFileSync(path.join(secretDir, 'secret'), `${SECRET}\n`, { mode: 0o600 });
-    fs.writeFileSync(path.join(secretDir, 'wrong'), 'not-it\n', { mode: 0o600 });
-    ks = await startKeystone(
-      (b) => {
-        const id = b.auth.identity;
-        if (id.methods[0] === 'password') return id.password.user.password === PASSWORD;
-        return id.application_credential.secret === SECRET;
-      },
+    ks = await startCredentialKeystone(
       () => [
         {
           type: 'compute',
@@ -368,10 +350,10 @@ describe('Nova client with Keystone v3', () => {
         },
       ],
     );
+    secretDir = ks.secretDir;
   });
   afterAll(async () => {
     await ks?.stop();
-    fs.rmSync(secretDir, { recursive: true, force: true });
   });
   beforeEach(() => {
     ks.requests.length = 0;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { done, failed, ok, type CloudMigration, type CloudServer, type ComputeCloud, type ComputeService, type Outcome } from '../ports';
 import { httpJson, serviceMessage, short, type HttpAnswer, type HttpPolicy, type Sleep } from './http';
-import { KeystoneAppCredentialSchema, KeystonePasswordSchema, KeystoneSession } from './keystone';
+import { KeystoneAppCredentialSchema, KeystonePasswordSchema, KeystoneSession, NOAUTH_NEEDS_ENDPOINT, OPENSTACK_CLIENT_FIELDS } from './keystone';
 
 /**
  * The applier's view of Nova's Compute API (admin).
@@ -59,21 +59,12 @@ export const NovaOptionsSchema = z
     auth: z.union([NoAuthSchema, KeystonePasswordSchema, KeystoneAppCredentialSchema]),
     /** Compute endpoint (`…/v2.1`); without it, from Keystone's catalog. Required with `noauth`. */
     endpoint: z.string().url().max(2048).optional(),
-    interface: z.enum(['public', 'internal', 'admin']).default('public'),
-    region: z.string().min(1).max(255).optional(),
-    /** Deadline of one attempt (ms). */
-    timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    ...OPENSTACK_CLIENT_FIELDS,
     /** Deadline of the live-migration request: at 2.30 Nova runs the scheduler's checks inside it (ms). */
     liveMigrateTimeoutMs: z.number().int().min(100).max(1_800_000).default(180_000),
-    /** Extra attempts after a 5xx or connection error. */
-    retries: z.number().int().min(0).max(10).default(3),
-    backoffMs: z.number().int().min(1).max(60_000).default(500),
-    backoffMaxMs: z.number().int().min(1).max(600_000).default(8_000),
-    /** Renew the Keystone token this long before it expires (ms). */
-    tokenRenewMarginMs: z.number().int().min(0).max(3_600_000).default(60_000),
   })
   .strict()
-  .refine((o) => o.auth.type !== 'noauth' || o.endpoint !== undefined, { message: 'endpoint is required with auth type noauth', path: ['endpoint'] });
+  .refine(...NOAUTH_NEEDS_ENDPOINT);
 export type NovaOptions = z.infer<typeof NovaOptionsSchema>;
 
 const ServerSchema = z.object({

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHttpFront, type HttpFront } from '../../../../test/fixtures/http-front';
 import { startIronic, type IronicBox } from '../../../../test/fixtures/ironic';
-import { startKeystone, type Keystone } from '../../../../test/fixtures/keystone';
+import { KEYSTONE_PASSWORD, KEYSTONE_SECRET, startCredentialKeystone, type Keystone } from '../../../../test/fixtures/keystone';
 import { IRONIC_API_VERSION, IronicPowerDriver, LAST_ERROR_PREFIX } from './ironic';
 
 /**
@@ -267,22 +267,13 @@ describe('Ironic power driver: Ironic unreachable', () => {
  * revoked (401 otherwise), as keystonemiddleware does in Ironic's API pipeline.
  */
 describe('Ironic power driver with Keystone v3', () => {
-  let ks: Keystone;
+  let ks: Keystone & { readonly secretDir: string };
   let secretDir: string;
-  const PASSWORD = 'pa55-word-never-logged';
-  const SECRET = 'app-cred-secret-never-logged';
+  const PASSWORD = KEYSTONE_PASSWORD;
+  const SECRET = KEYSTONE_SECRET;
 
   beforeAll(async () => {
-    secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-keystone-'));
-    fs.writeFileSync(path.join(secretDir, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
-    fs.writeFileSync(path.join(secretDir, 'secret'), `${SECRET}\n`, { mode: 0o600 });
-    fs.writeFileSync(path.join(secretDir, 'wrong'), 'not-it\n', { mode: 0o600 });
-    ks = await startKeystone(
-      (b) => {
-        const id = b.auth.identity;
-        if (id.methods[0] === 'password') return id.password.user.password === PASSWORD;
-        return id.application_credential.secret === SECRET;
-      },
+    ks = await startCredentialKeystone(
       () => [
         { type: 'compute', endpoints: [{ interface: 'public', region_id: 'RegionOne', region: 'RegionOne', url: 'http://127.0.0.1:9/v2.1' }] },
         {
@@ -294,10 +285,10 @@ describe('Ironic power driver with Keystone v3', () => {
         },
       ],
     );
+    secretDir = ks.secretDir;
   });
   afterAll(async () => {
     await ks?.stop();
-    fs.rmSync(secretDir, { recursive: true, force: true });
   });
   beforeEach(() => {
     ks.requests.length = 0;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { httpJson, backoffDelay, serviceMessage, short, type HttpAnswer, type HttpPolicy, type Sleep } from '../../nova/http';
-import { KeystoneAppCredentialSchema, KeystonePasswordSchema, KeystoneSession } from '../../nova/keystone';
+import { KeystoneAppCredentialSchema, KeystonePasswordSchema, KeystoneSession, NOAUTH_NEEDS_ENDPOINT, OPENSTACK_CLIENT_FIELDS } from '../../nova/keystone';
 import { done, failed, ok, type Outcome, type PowerDriver, type PowerStatus } from '../../ports';
 
 /**
@@ -60,21 +60,12 @@ export const IronicOptionsSchema = z
     auth: z.union([NoAuthSchema, KeystonePasswordSchema, KeystoneAppCredentialSchema]),
     /** Bare-metal endpoint (`http://ironic:6385`, with or without `/v1`); without it, from Keystone's catalog. Required with `noauth`. */
     endpoint: z.string().url().max(2048).optional(),
-    interface: z.enum(['public', 'internal', 'admin']).default('public'),
-    region: z.string().min(1).max(255).optional(),
-    /** Deadline of one attempt (ms). */
-    timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
-    /** Extra attempts after a 5xx or connection error. */
-    retries: z.number().int().min(0).max(10).default(3),
+    ...OPENSTACK_CLIENT_FIELDS,
     /** Extra attempts after a 409 (node locked by another operation). */
     conflictRetries: z.number().int().min(0).max(20).default(8),
-    backoffMs: z.number().int().min(1).max(60_000).default(500),
-    backoffMaxMs: z.number().int().min(1).max(600_000).default(8_000),
-    /** Renew the Keystone token this long before it expires (ms). */
-    tokenRenewMarginMs: z.number().int().min(0).max(3_600_000).default(60_000),
   })
   .strict()
-  .refine((o) => o.auth.type !== 'noauth' || o.endpoint !== undefined, { message: 'endpoint is required with auth type noauth', path: ['endpoint'] });
+  .refine(...NOAUTH_NEEDS_ENDPOINT);
 export type IronicOptions = z.infer<typeof IronicOptionsSchema>;
 
 const StatesSchema = z.object({
