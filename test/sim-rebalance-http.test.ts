@@ -254,9 +254,9 @@ describe('POST /v1/rebalance holds the service’s overloadTarget', () => {
     });
     expect(calm.status).toBe(200);
     expect(calm.json.overloadTarget).toBe(0.02);
-    // no overload on 2 active hosts: integral −(0.02 × 2) / (0.02 × 2 × 24) = −1/24
+    // no overload on 2 active hosts: debt −(0.02 × 2) / (0.02 × 2 × 24) = −1/24, offset 0.01 × that
     const z0 = (calm.json.margins as { z: number }).z;
-    expect(z0).toBeCloseTo(2.0537 - 1 / 24, 3);
+    expect(z0).toBeCloseTo(2.0537 - 1.01 / 24, 4);
     // host a: 5000 → 6000 on 5320: over for (6000 − 5320) / (320 + 680) = 0.68 of the interval
     const hot = await post(t, {
       running: [
@@ -266,8 +266,8 @@ describe('POST /v1/rebalance holds the service’s overloadTarget', () => {
       ],
     });
     const m = hot.json.margins as { z: number; drainZ: number; openZ: number };
-    // + (0.68 − 0.04) / 0.96 = +0.667
-    expect(m.z).toBeCloseTo(z0 + 0.64 / 0.96, 3);
+    // debt + (0.68 − 0.04) / 0.96 = +0.667, now 0.625; the offset adds 0.01 × 0.625
+    expect(m.z).toBeCloseTo(z0 + 0.64 / 0.96 + 0.01 * (0.64 / 0.96 - 1 / 24), 4);
     expect(m.drainZ).toBeCloseTo(1.3 * m.z, 9);
     expect(hot.json.observedOverload).toBeCloseTo(0.68 / 4, 9);
     // measured 6000 > 5320 on a: relieved now, though the forecast lags

@@ -34,22 +34,41 @@ describe('OverloadController', () => {
     expect(m.openZ).toBeCloseTo(0.5 * 2.5758, 4);
   });
 
-  it('overload at twice the target for T intervals raises the margin by the gain', () => {
+  it('overload at twice the target for T intervals raises the margin by the gain, plus the offset', () => {
     // 40 hosts, 0.4 overloaded host-intervals per interval = 2 × 0.005 × 40; T = 24:
-    // integral = 24 × (0.4 − 0.2) / (0.005 × 40 × 24) = 1
+    // debt after k intervals = k × (0.4 − 0.2) / (0.005 × 40 × 24) = k / 24, so 1 after 24;
+    // offset = 0.01 × Σ_{k=1..24} k / 24 = 0.01 × 12.5 = 0.125
     const c = fresh();
     for (let k = 0; k < 24; k++) c.observe(0.4, 40);
-    expect(c.margins().z).toBeCloseTo(2.5758 + 1, 4);
+    expect(c.margins().z).toBeCloseTo(2.5758 + 1 + 0.125, 4);
     expect(c.rate()).toBeCloseTo(0.01, 12);
   });
 
-  it('no overload lowers the margin; at the target it holds still', () => {
+  it('no overload lowers the margin; at the target the offset repays the debt, and without debt z holds still', () => {
     const c = fresh();
-    for (let k = 0; k < 24; k++) c.observe(0, 40); // −24 × 0.2 / 4.8 = −1
-    expect(c.margins().z).toBeCloseTo(1.5758, 4);
-    const z = c.margins().z;
-    for (let k = 0; k < 100; k++) c.observe(0.2, 40);
-    expect(c.margins().z).toBeCloseTo(z, 9);
+    for (let k = 0; k < 24; k++) c.observe(0, 40); // debt −24 × 0.2 / 4.8 = −1, offset −0.125
+    expect(c.margins().z).toBeCloseTo(2.5758 - 1.125, 4);
+    // at the target the debt stays −1 and the offset keeps moving 0.01 × −1 an interval:
+    // the budget saved so far is spent later
+    for (let k = 0; k < 10; k++) c.observe(0.2, 40);
+    expect(c.margins().z).toBeCloseTo(2.5758 - 1.125 - 0.1, 4);
+    const still = fresh();
+    for (let k = 0; k < 100; k++) still.observe(0.2, 40);
+    expect(still.margins().z).toBeCloseTo(fresh().margins().z, 9);
+  });
+
+  it('holds the day’s share: a plant that overloads more at a lower margin ends at the target', () => {
+    // overload rate r(z) = 0.005 × e^(2.0 − z) per host: the margin the workload needs is z = 2.0,
+    // 0.576 below the start. The debt term alone (integralGain 0) settles there with the debt
+    // unpaid: (2.576 − 2.0) × T / (gain × 288 intervals) = 0.576 × 24 / 288 = 4.8 % of the target
+    // short (measured 0.952 ×). The offset repays it: measured 0.998 ×.
+    const share = (integralGain: number): number => {
+      const c = new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: t, integralGain });
+      for (let k = 0; k < 288; k++) c.observe(40 * 0.005 * Math.exp(2.0 - c.margins().z), 40);
+      return c.rate();
+    };
+    expect(share(0) / t).toBeCloseTo(1 - 0.048, 2);
+    expect(Math.abs(share(DEFAULT_OVERLOAD_CONTROL.integralGain) / t - 1)).toBeLessThan(0.01);
   });
 
   it('stops at its bounds without wind-up', () => {
@@ -66,6 +85,10 @@ describe('OverloadController', () => {
     const c = fresh();
     c.observe(0, 0);
     expect(c.margins().z).toBeCloseTo(2.5758, 4);
+  });
+
+  it.each([-0.01, 1.5, NaN])('rejects integralGain %s', (g) => {
+    expect(() => new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, integralGain: g })).toThrow(/integralGain/);
   });
 
   it.each([0, -0.1, 0.5, 1, NaN, '0.005'])('rejects target %s, naming the range', (bad) => {

@@ -9,18 +9,24 @@
  * time was overloaded (`intervalOverload`: demand linear between the two
  * samples, the simulator's own accounting).
  *
- * Control law (integral action):
- *   e  = Σ overloaded − target · Σ active       host-intervals so far
- *   z  = clamp(Φ⁻¹(1 − target) + gain · e / (target · H · T), zMin, zMax)
+ * Control law (proportional-integral on the overload debt):
+ *   e  = Σ overloaded − target · Σ active       host-intervals so far (the debt)
+ *   d  = gain · e / (target · H · T)
+ *   o += integralGain · d                        every interval
+ *   z  = clamp(Φ⁻¹(1 − target) + o + d, zMin, zMax)
  *   drainZ = drainFactor · z (1.3),   openZ = openFactor · z (0.5)
  * with H the mean number of active hosts and T the time constant in
  * intervals: an overload rate twice the target for T intervals raises the
  * margin by `gain`. The start Φ⁻¹(1 − target) is the one-sided normal bound
  * the margin stands for (z = 2.58 → 0.5 %); real forecast errors are not
- * normal, and the loop corrects it. Because e is the integral of the error,
- * the long-run share of overloaded host time converges to the target whatever
- * the start; a burst is paid for later by tighter margins. The integral stops
- * at the bounds (no wind-up).
+ * normal, and the loop corrects it. The debt term alone (integralGain 0)
+ * settles where the margin is right only with a debt left over: the margin
+ * the workload needs minus the start, times target · H · T / gain, never paid
+ * back, so a day ends 5–10 % off the target. The offset o takes over that
+ * difference and lets the debt go to zero, so the share of overloaded host
+ * time over the day converges to the target itself; a burst is paid for later
+ * by tighter margins, a quiet spell by looser ones. At a bound the offset stops
+ * and the debt term is clamped (no wind-up).
  * drainZ = z: a drain must leave its targets at least as safe as relief does,
  * or the next interval relieves what the drain just packed.
  */
@@ -29,6 +35,8 @@ export interface OverloadTargetConfig {
   readonly target: number;
   /** Margin change for an excess of target · H · T overloaded host-intervals. */
   readonly gain: number;
+  /** Share of the debt term moved into the offset each interval (0 = debt term only). */
+  readonly integralGain: number;
   /** Time constant T, in intervals. */
   readonly intervals: number;
   readonly zMin: number;
@@ -44,6 +52,7 @@ export const DEFAULT_OVERLOAD_TARGET = 0.005;
 export const DEFAULT_OVERLOAD_CONTROL: OverloadTargetConfig = {
   target: DEFAULT_OVERLOAD_TARGET,
   gain: 1,
+  integralGain: 0.01,
   intervals: 24,
   zMin: 0,
   zMax: 6,
@@ -104,13 +113,17 @@ export class OverloadController {
   private overloaded = 0;
   private active = 0;
   private intervalsSeen = 0;
-  private integral = 0;
+  /** The debt term d (see the class comment). */
+  private debt = 0;
+  /** The offset o. */
+  private offset = 0;
   private readonly start: number;
 
   constructor(readonly cfg: OverloadTargetConfig = DEFAULT_OVERLOAD_CONTROL) {
     const p = overloadTargetProblem(cfg.target);
     if (p) throw new RangeError(`overloadTarget ${p}`);
     if (!(cfg.gain >= 0 && Number.isFinite(cfg.gain))) throw new RangeError(`overload gain must be finite and ≥ 0, got ${cfg.gain}`);
+    if (!(cfg.integralGain >= 0 && cfg.integralGain <= 1)) throw new RangeError(`overload integralGain must be within 0–1, got ${cfg.integralGain}`);
     if (!(cfg.intervals >= 1 && Number.isFinite(cfg.intervals))) throw new RangeError(`overload time constant must be ≥ 1 interval, got ${cfg.intervals}`);
     if (!(cfg.zMin >= 0 && cfg.zMax >= cfg.zMin && Number.isFinite(cfg.zMax))) throw new RangeError(`overload margin bounds must satisfy 0 ≤ zMin ≤ zMax, got ${cfg.zMin}, ${cfg.zMax}`);
     this.start = Math.min(cfg.zMax, Math.max(cfg.zMin, normalQuantile(1 - cfg.target)));
@@ -128,10 +141,14 @@ export class OverloadController {
     this.active += activeHosts;
     this.intervalsSeen++;
     const H = this.active / this.intervalsSeen;
-    this.integral += (gain * (overloadedHosts - target * activeHosts)) / (target * H * intervals);
-    // no wind-up: the integral stays where the margin is within its bounds
-    if (this.start + this.integral > zMax) this.integral = zMax - this.start;
-    if (this.start + this.integral < zMin) this.integral = zMin - this.start;
+    this.debt += (gain * (overloadedHosts - target * activeHosts)) / (target * H * intervals);
+    // the offset integrates only while the margin is within its bounds (no wind-up)
+    const z = this.start + this.offset + this.debt;
+    if (z > zMin && z < zMax) this.offset += this.cfg.integralGain * this.debt;
+    if (this.start + this.offset > zMax) this.offset = zMax - this.start;
+    if (this.start + this.offset < zMin) this.offset = zMin - this.start;
+    if (this.start + this.offset + this.debt > zMax) this.debt = zMax - this.start - this.offset;
+    if (this.start + this.offset + this.debt < zMin) this.debt = zMin - this.start - this.offset;
   }
 
   /** Overloaded share of the active host time observed so far. */
@@ -140,7 +157,7 @@ export class OverloadController {
   }
 
   margins(): Margins {
-    const z = this.start + this.integral;
+    const z = this.start + this.offset + this.debt;
     return { z, drainZ: this.cfg.drainFactor * z, openZ: this.cfg.openFactor * z };
   }
 }
