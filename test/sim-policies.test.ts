@@ -164,9 +164,13 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
     expect(Array.from(p.place(v, [0, 1]))).toEqual([1, 1]);
   });
   it('overload-relief-moves-cheapest: the workload that alone fixes the host at least cost', () => {
-    // h0 (5320) holds 3000 + 2000 + 600 = 5600 > 5320. One observation each: σ = 2 % of demand.
-    // Without vm2: 5000 + 0.5·√(60² + 40²) = 5036 ≤ 5320 → fixes it; cost RAM × demand = 613 × 600 is the least.
-    // Target: the running h1 (1000 + 600 + margin fits). Both hosts were touched: no drain.
+    // h0 (5320) holds 3000 + 2000 + 600 = 5600 > 5320. Margin z = Φ⁻¹(1 − 0.005) = 2.5758 (the
+    // controller's start). One observation each: s² = (2 % of demand)² + (5 % of the 2500-MIPS size)²:
+    //   vm0 60² + 125² = 19225, vm1 40² + 125² = 17225, vm2 12² + 125² = 15769, vm3 20² + 125² = 16025.
+    // Without vm2: 5000 + 2.5758·√(19225 + 17225) = 5000 + 491.8 = 5491.8 > 5320: not enough.
+    // Without vm1: 3600 + 2.5758·√(19225 + 15769) = 4081.9 ≤ 5320, cost RAM × demand 1740 × 2000 = 3.48 M;
+    // without vm0 also safe but 1740 × 3000 = 5.22 M. So vm1 moves, to the running h1:
+    //   3000 + 2.5758·√(16025 + 17225) = 3469.6 ≤ 5320. Both hosts were touched: no drain.
     const p = new WattplacePolicy();
     const v = view(g4g5(['g5', 'g5']), [
       { req: 3000, ram: 1740, host: 0 },
@@ -174,7 +178,7 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
       { req: 600, ram: 613, host: 0 },
       { req: 1000, ram: 870, host: 1 },
     ]);
-    expect(p.optimize(v)).toEqual([2, 1]);
+    expect(p.optimize(v)).toEqual([1, 1]);
   });
   it('drain-when-room: least utilized hosts are emptied into the roomiest running host', () => {
     // h0 1000, h1 2000, h2 1500 (G5s). Drain h0 (least utilized): vm0 → roomiest of h1/h2 = h2 (1500 < 2000).

@@ -61,6 +61,11 @@ describe('POST /v1/rebalance', () => {
   });
 
   it('overload relief: the cheapest workload that alone makes the host safe moves', async () => {
+    // a holds 3000 + 2000 + 600 = 5600 > 5320 m. One sample each: s² = (2 % of demand)² + (5 % of the
+    // allocation)²: big 60² + 150² = 26100, mid 40² + 100² = 11600, small 12² + 50² = 2644. Margin
+    // z ≈ 2.53 (the service's controller, a little below Φ⁻¹(0.995) = 2.576 after the quiet interval above).
+    // Without small: 5000 + 2.53·√(26100 + 11600) = 5491 > 5320, not enough; without mid:
+    // 3600 + 2.53·√(26100 + 2644) = 4029, cost memory × demand 1740 × 2000, less than big's 1740 × 3000.
     const r = await post(t, {
       running: [
         { workloadId: 'big', hostId: 'a', cpuHistory: [3000], cpuMillis: 3000, memBytes: 1740 },
@@ -71,7 +76,7 @@ describe('POST /v1/rebalance', () => {
       maxMigrations: 1,
     });
     expect(r.status).toBe(200);
-    expect(r.json.migrations).toEqual([{ workloadId: 'small', sourceHostId: 'a', targetHostId: 'b' }]);
+    expect(r.json.migrations).toEqual([{ workloadId: 'mid', sourceHostId: 'a', targetHostId: 'b' }]);
   });
 
   it.each([

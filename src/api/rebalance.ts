@@ -113,10 +113,11 @@ export function rebalance(core: Wattplace, body: unknown, control: OverloadContr
     (r.cpuHistory as unknown[]).forEach((x, k) => fc.observe(i, num(x, `${at}.cpuHistory[${k}]`)));
     mean[i] = fc.forecast(i);
     current[i] = (r.cpuHistory as number[])[r.cpuHistory.length - 1];
-    variance[i] = fc.variance(i);
     if (r.cpuMillis !== undefined && r.vcpus !== undefined) throw new ValidationError(`${at}.vcpus`, 'give cpuMillis or vcpus, not both');
     if (r.cpuMillis === undefined && r.vcpus === undefined) throw new ValidationError(`${at}.cpuMillis`, 'required: the CPU allocation in millicores (or vcpus)');
     alloc[i] = r.vcpus !== undefined ? num(r.vcpus, `${at}.vcpus`) * 1000 : num(r.cpuMillis, `${at}.cpuMillis`);
+    // the allocation bounds a burst (see ForecastConfig.sizeSigma)
+    variance[i] = fc.variance(i, alloc[i]);
     if (r.memBytes === undefined) throw new ValidationError(`${at}.memBytes`, 'required: the memory allocation in bytes');
     mem[i] = num(r.memBytes, `${at}.memBytes`);
     cost[i] = r.cost === undefined ? Math.max(1, mem[i]) : num(r.cost, `${at}.cost`);

@@ -51,6 +51,7 @@ const PolicyParams = z
     openZ: nonNeg.max(10).optional(),
     alpha: z.number().finite().min(0).max(1).optional(),
     window: z.number().int().min(1).max(1000).optional(),
+    sizeSigma: z.number().finite().min(0).max(1).optional(),
     maxMigrationsPerStep: z.number().int().min(0).optional(),
     minWattsPerMigration: nonNeg.optional(),
     ceiling: z.number().finite().gt(0).max(1).optional(),
@@ -242,7 +243,12 @@ export function makePolicy(p: PolicyEntry): SimPolicy {
           useCurrent: params.useCurrent ?? d.useCurrent,
           // fixed margins (z / drainZ / openZ) only when given without a target
           overloadTarget: params.overloadTarget ?? (params.z !== undefined || params.drainZ !== undefined || params.openZ !== undefined ? undefined : d.overloadTarget),
-          forecast: { ...DEFAULT_FORECAST, alpha: params.alpha ?? DEFAULT_FORECAST.alpha, window: params.window ?? DEFAULT_FORECAST.window },
+          forecast: {
+            ...DEFAULT_FORECAST,
+            alpha: params.alpha ?? DEFAULT_FORECAST.alpha,
+            window: params.window ?? DEFAULT_FORECAST.window,
+            sizeSigma: params.sizeSigma ?? DEFAULT_FORECAST.sizeSigma,
+          },
           rebalance: {
             ...DEFAULT_REBALANCE,
             z: params.z ?? DEFAULT_REBALANCE.z,

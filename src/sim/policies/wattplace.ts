@@ -37,10 +37,15 @@ export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
 
 /**
  * Fixed margins, no target: the policy before the overload target (z 0.5,
- * drainZ 1, openZ 0, forecast only). An expert setting; it runs hot (about
+ * drainZ 1, openZ 0, forecast only, no burst scale from the size). An expert setting; it runs hot (about
  * 11 % overloaded host time on the PlanetLab days, see benchmarks/RESULTS.md).
  */
-export const FIXED_MARGIN_POLICY: WattplacePolicyConfig = { ...DEFAULT_WATTPLACE_POLICY, useCurrent: false, overloadTarget: undefined };
+export const FIXED_MARGIN_POLICY: WattplacePolicyConfig = {
+  ...DEFAULT_WATTPLACE_POLICY,
+  forecast: { ...DEFAULT_FORECAST, sizeSigma: 0 },
+  useCurrent: false,
+  overloadTarget: undefined,
+};
 
 /**
  * The deployed scheduler, driven by the simulator the way an orchestrator
@@ -169,6 +174,13 @@ export class WattplacePolicy implements SimPolicy {
     return this.fc.count(v) > 0 ? this.fc.forecast(v) : view.req[v];
   }
 
+  /** Workload v's size on host h: its MIPS, at most one of the host's cores (a VM has one core). */
+  private size(view: SimView, v: number, h: number): number {
+    const pe = view.fleet.coreMips[h];
+    const m = view.wl.mips[v];
+    return m > pe ? pe : m;
+  }
+
   /** Reports every host's safe load to the core's store, as telemetry would. */
   private report(view: SimView): void {
     const core = this.core as Wattplace;
@@ -184,7 +196,7 @@ export class WattplacePolicy implements SimPolicy {
       let s = 0;
       for (const v of view.lists[h]) {
         m += this.mean(view, v);
-        s += this.fc.count(v) > 0 ? this.fc.variance(v) : 0;
+        s += this.fc.count(v) > 0 ? this.fc.variance(v, this.size(view, v, h)) : 0;
       }
       const load = Math.min(f.total[h], m + z * Math.sqrt(s));
       const u = load / f.total[h];
@@ -289,7 +301,7 @@ export class WattplacePolicy implements SimPolicy {
       this.observe(view, v);
       w.host[v] = view.host[v];
       w.mean[v] = this.mean(view, v);
-      w.variance[v] = this.fc.variance(v);
+      w.variance[v] = this.fc.variance(v, this.size(view, v, w.host[v]));
       w.mem[v] = view.memOf(v);
       const pe = view.fleet.coreMips[w.host[v]];
       w.current[v] = view.req[v] > pe ? pe : view.req[v];
