@@ -182,7 +182,9 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
   });
   it('drain-when-room: least utilized hosts are emptied into the roomiest running host', () => {
     // h0 1000, h1 2000, h2 1500 (G5s). Drain h0 (least utilized): vm0 → roomiest of h1/h2 = h2 (1500 < 2000).
-    // Next candidate h1 (h2 is now a target): vm1 → h2: 4500 + 1.0·√(20² + 40² + 30²) = 4554 ≤ 5320.
+    // Next candidate h1 (h2 is now a target): vm1 → h2 under drainZ = 1.3 × 2.5758 = 3.3486, each
+    // s² = (2 % of demand)² + (5 % of the 2500-MIPS size)²: 4500 + 3.3486·√(20² + 40² + 30² + 3 × 125²)
+    //   = 4500 + 3.3486 × 223.1 = 5247.1 ≤ 5320.
     const p = new WattplacePolicy();
     const v = view(g4g5(['g5', 'g5', 'g5']), [
       { req: 1000, host: 0 },

@@ -48,8 +48,10 @@ describe('POST /v1/rebalance', () => {
   afterAll(async () => t?.close());
 
   it('drain-when-room: empties the least utilized hosts into the roomiest running one, never into MAINTENANCE', async () => {
-    // flat histories: forecast = demand, σ = 2 % of it. a 1000, b 2000, c 1500 (of 5320 each).
-    // a → roomiest of b/c = c; then b → c: 4500 + 1.0·√(20² + 40² + 30²) = 4554 ≤ 5320 (same as the simulator's test).
+    // flat histories: forecast = demand, s² = (2 % of it)² + (5 % of the 1000 m allocation)². a 1000, b 2000,
+    // c 1500 (of 5320 each). drainZ = 1.3 × 2.5337 = 3.294 (the controller after this call's quiet interval:
+    // 2.5758 − 1.01/24). a → roomiest of b/c = c; then b → c:
+    //   4500 + 3.294·√(20² + 40² + 30² + 3 × 50²) = 4500 + 3.294 × 102.0 = 4836 ≤ 5320.
     // Allocations 1000 m and 512 MiB each: c ends with 3000 m ≤ 0.8 × 5320 = 4256 m and 1536 MiB ≤ 4096 MiB.
     const r = await post(t, { running: DRAIN_WHEN_ROOM });
     expect(r.status).toBe(200);
@@ -302,7 +304,7 @@ describe('POST /v1/rebalance with a host draining for standby', () => {
     const r = await post(t, { running: DRAIN_WHEN_ROOM });
     expect(r.status).toBe(200);
     // c takes nothing, but its workload may leave: both a and c drain into b.
-    // b ends with 1000 + 2000 + 1500 = 4500 m + drainZ · √(20² + 40² + 30²) = 4500 + 3.294 · 53.85 ≈ 4677 ≤ 5320,
+    // b ends with 1000 + 2000 + 1500 = 4500 m + drainZ · √(20² + 40² + 30² + 3 × 50²) = 4500 + 3.294 · 102.0 ≈ 4836 ≤ 5320,
     // allocations 3000 m ≤ 0.8 × 5320 = 4256 m and 1536 MiB ≤ 4096 MiB.
     expect(r.json.migrations).toEqual([
       { workloadId: 'w1', sourceHostId: 'a', targetHostId: 'b' },
