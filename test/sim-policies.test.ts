@@ -164,27 +164,32 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
     expect(Array.from(p.place(v, [0, 1]))).toEqual([1, 1]);
   });
   it('overload-relief-moves-cheapest: the workload that alone fixes the host at least cost', () => {
-    // h0 (5320) holds 3000 + 2000 + 600 = 5600 > 5320. Margin z = Φ⁻¹(1 − 0.005) = 2.5758 (the
-    // controller's start). One observation each: s² = (2 % of demand)² + (5 % of the 2500-MIPS size)²:
-    //   vm0 60² + 125² = 19225, vm1 40² + 125² = 17225, vm2 12² + 125² = 15769, vm3 20² + 125² = 16025.
-    // Without vm2: 5000 + 2.5758·√(19225 + 17225) = 5000 + 491.8 = 5491.8 > 5320: not enough.
-    // Without vm1: 3600 + 2.5758·√(19225 + 15769) = 4081.9 ≤ 5320, cost RAM × demand 1740 × 2000 = 3.48 M;
-    // without vm0 also safe but 1740 × 3000 = 5.22 M. So vm1 moves, to the running h1:
-    //   3000 + 2.5758·√(16025 + 17225) = 3469.6 ≤ 5320. Both hosts were touched: no drain.
+    // h0 (5320) holds 2400 + 1800 + 600 + 700 = 5500 > 5320. Margin z = Φ⁻¹(1 − 0.005) = 2.5758 (the
+    // controller's start). One observation each: s² = (2 % of demand)² + (5 % of the 2500-MIPS size)²,
+    // capped by the room R = 2500 − demand: s'² = s²·R² / (R² + 3²·s²):
+    //   vm0 (48² + 125²) = 17929, R 100 → 1046.3; vm1 18921, R 700 → 12909.0;
+    //   vm2 15769, R 1900 → 15172.5; vm3 15821, R 1800 → 15155.0; vm4 (h1, 1000) 16025, R 1500 → 15060.
+    // Without vm2 (the cheapest): 4900 + 2.5758·√(1046.3 + 12909.0 + 15155.0) = 4900 + 439.6 = 5339.6 > 5320.
+    // Without vm3: 4800 + 2.5758·√(1046.3 + 12909.0 + 15172.5) = 5239.6 ≤ 5320, cost RAM × demand
+    //   1740 × 700 = 1.22 M; without vm0 (870 × 2400 = 2.09 M) or vm1 (1740 × 1800 = 3.13 M) also safe,
+    //   dearer. So vm3 moves, to the running h1: 1700 + 2.5758·√(15155.0 + 15060) = 2147.7 ≤ 5320.
+    // Both hosts were touched: no drain.
     const p = new WattplacePolicy();
     const v = view(g4g5(['g5', 'g5']), [
-      { req: 3000, ram: 1740, host: 0 },
-      { req: 2000, ram: 1740, host: 0 },
+      { req: 2400, ram: 870, host: 0 },
+      { req: 1800, ram: 1740, host: 0 },
       { req: 600, ram: 613, host: 0 },
+      { req: 700, ram: 1740, host: 0 },
       { req: 1000, ram: 870, host: 1 },
     ]);
-    expect(p.optimize(v)).toEqual([1, 1]);
+    expect(p.optimize(v)).toEqual([3, 1]);
   });
   it('drain-when-room: least utilized hosts are emptied into the roomiest running host', () => {
     // h0 1000, h1 2000, h2 1500 (G5s). Drain h0 (least utilized): vm0 → roomiest of h1/h2 = h2 (1500 < 2000).
     // Next candidate h1 (h2 is now a target): vm1 → h2 under drainZ = 1.3 × 2.5758 = 3.3486, each
-    // s² = (2 % of demand)² + (5 % of the 2500-MIPS size)²: 4500 + 3.3486·√(20² + 40² + 30² + 3 × 125²)
-    //   = 4500 + 3.3486 × 223.1 = 5247.1 ≤ 5320.
+    // s² = (2 % of demand)² + (5 % of the 2500-MIPS size)², capped by the room R = 2500 − demand,
+    // s'² = s²·R² / (R² + 3²·s²): vm0 16025 → 15060.0, vm1 17225 → 10632.0, vm2 16525 → 14385.5;
+    //   4500 + 3.3486·√(15060.0 + 10632.0 + 14385.5) = 4500 + 3.3486 × 200.2 = 5170.4 ≤ 5320.
     const p = new WattplacePolicy();
     const v = view(g4g5(['g5', 'g5', 'g5']), [
       { req: 1000, host: 0 },
@@ -235,7 +240,7 @@ describe('wattplace (core Place for arrivals, decision-layer rebalancer each ste
   });
 });
 
-describe('scenario params: overloadTarget', () => {
+describe('scenario params: overloadTarget, forecast spread', () => {
   const base = {
     trace: { csv: 'x.csv' },
     hostTypes: [{ name: 'g5', count: 2, coreMips: 2660, cores: 2, ramMb: 4096, power: { catalog: 'hp-ml110-g5' } }],
@@ -252,5 +257,16 @@ describe('scenario params: overloadTarget', () => {
   });
   it.each([0, 0.5, -1])('rejects overloadTarget %s naming the field', (t) => {
     expect(() => checkScenario({ ...base, policies: [{ name: 'wattplace', params: { overloadTarget: t } }] })).toThrow(/policies\[0\]\.params\.overloadTarget: Too (small|big)/);
+  });
+  it.each([
+    ['default: burst scale 5 %, room cap 3', {}, 0.05, 3],
+    ['expert: both off', { sizeSigma: 0, roomSigmas: 0 }, 0, 0],
+  ])('forecast spread, %s', (_n, params, sizeSigma, roomSigmas) => {
+    const s = checkScenario({ ...base, policies: [{ name: 'wattplace', params }] });
+    const p = makePolicy(s.policies[0]) as WattplacePolicy;
+    expect([p.cfg.forecast.sizeSigma, p.cfg.forecast.roomSigmas]).toEqual([sizeSigma, roomSigmas]);
+  });
+  it.each([-1, 11])('rejects roomSigmas %s naming the field', (k) => {
+    expect(() => checkScenario({ ...base, policies: [{ name: 'wattplace', params: { roomSigmas: k } }] })).toThrow(/policies\[0\]\.params\.roomSigmas: Too (small|big)/);
   });
 });

@@ -64,10 +64,11 @@ describe('POST /v1/rebalance', () => {
 
   it('overload relief: the cheapest workload that alone makes the host safe moves', async () => {
     // a holds 3000 + 2000 + 600 = 5600 > 5320 m. One sample each: s² = (2 % of demand)² + (5 % of the
-    // allocation)²: big 60² + 150² = 26100, mid 40² + 100² = 11600, small 12² + 50² = 2644. Margin
-    // z ≈ 2.53 (the service's controller, a little below Φ⁻¹(0.995) = 2.576 after the quiet interval above).
+    // allocation)²: big 60² + 150² = 26100, mid 40² + 100² = 11600, small 12² + 50² = 2644, and small's
+    // 1 vCPU is a limit (room 400 m): 2644·400² / (400² + 3²·2644) = 2301.7. Margin z ≈ 2.53 (the
+    // service's controller, a little below Φ⁻¹(0.995) = 2.576 after the quiet interval above).
     // Without small: 5000 + 2.53·√(26100 + 11600) = 5491 > 5320, not enough; without mid:
-    // 3600 + 2.53·√(26100 + 2644) = 4029, cost memory × demand 1740 × 2000, less than big's 1740 × 3000.
+    // 3600 + 2.53·√(26100 + 2301.7) = 4026, cost memory × demand 1740 × 2000, less than big's 1740 × 3000.
     const r = await post(t, {
       running: [
         { workloadId: 'big', hostId: 'a', cpuHistory: [3000], cpuMillis: 3000, memBytes: 1740 },
@@ -79,6 +80,31 @@ describe('POST /v1/rebalance', () => {
     });
     expect(r.status).toBe(200);
     expect(r.json.migrations).toEqual([{ workloadId: 'mid', sourceHostId: 'a', targetHostId: 'b' }]);
+  });
+
+  it.each([
+    // a holds w0 2900 + w1 2000 + w2 600 = 5500 > 5320 m; z 2.5 given. One sample each:
+    // s² = (2 % of demand)² + (5 % of the allocation)²: w0 58² + 150² = 25864, w1 40² + 100² = 11600,
+    // w2 12² + 50² = 2644. Moving w2 is cheapest (memory × demand 613 × 600), then w1 (1740 × 2000).
+    // w0 as a pod's request (cpuMillis 3000), no limit: without w2, 4900 + 2.5·√(25864 + 11600)
+    //   = 4900 + 483.9 = 5383.9 > 5320, not enough; without w1, 3500 + 2.5·√(25864 + 2644) = 3922: w1 moves.
+    // w0 as a 3-vCPU server, a limit of 3000 m (room 100): 25864·100² / (100² + 3²·25864) = 1065.3;
+    //   without w2, 4900 + 2.5·√(1065.3 + 11600) = 4900 + 281.3 = 5181.3 ≤ 5320: w2 moves.
+    ['a pod request is no limit', { cpuMillis: 3000 }, 'w1'],
+    ['a server flavor caps the spread by the room to rise', { vcpus: 3 }, 'w2'],
+  ])('overload relief, %s', async (_name, alloc, moved) => {
+    const r = await post(t, {
+      running: [
+        { workloadId: 'w0', hostId: 'a', cpuHistory: [2900], ...alloc, memBytes: 1740 },
+        { workloadId: 'w1', hostId: 'a', cpuHistory: [2000], cpuMillis: 2000, memBytes: 1740 },
+        { workloadId: 'w2', hostId: 'a', cpuHistory: [600], cpuMillis: 1000, memBytes: 613 },
+        { workloadId: 'other', hostId: 'b', cpuHistory: [1000], vcpus: 1, memBytes: 870 },
+      ],
+      z: 2.5,
+      maxMigrations: 1,
+    });
+    expect(r.status).toBe(200);
+    expect(r.json.migrations).toEqual([{ workloadId: moved, sourceHostId: 'a', targetHostId: 'b' }]);
   });
 
   it.each([

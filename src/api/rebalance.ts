@@ -116,8 +116,9 @@ export function rebalance(core: Wattplace, body: unknown, control: OverloadContr
     if (r.cpuMillis !== undefined && r.vcpus !== undefined) throw new ValidationError(`${at}.vcpus`, 'give cpuMillis or vcpus, not both');
     if (r.cpuMillis === undefined && r.vcpus === undefined) throw new ValidationError(`${at}.cpuMillis`, 'required: the CPU allocation in millicores (or vcpus)');
     alloc[i] = r.vcpus !== undefined ? num(r.vcpus, `${at}.vcpus`) * 1000 : num(r.cpuMillis, `${at}.cpuMillis`);
-    // the allocation bounds a burst (see ForecastConfig.sizeSigma)
-    variance[i] = fc.variance(i, alloc[i]);
+    // the allocation scales a burst (ForecastConfig.sizeSigma); a server's vCPUs are also the most
+    // it can use (roomSigmas), a pod's request is not a limit
+    variance[i] = fc.variance(i, alloc[i], r.vcpus !== undefined ? alloc[i] : 0);
     if (r.memBytes === undefined) throw new ValidationError(`${at}.memBytes`, 'required: the memory allocation in bytes');
     mem[i] = num(r.memBytes, `${at}.memBytes`);
     cost[i] = r.cost === undefined ? Math.max(1, mem[i]) : num(r.cost, `${at}.cost`);

@@ -52,6 +52,7 @@ const PolicyParams = z
     alpha: z.number().finite().min(0).max(1).optional(),
     window: z.number().int().min(1).max(1000).optional(),
     sizeSigma: z.number().finite().min(0).max(1).optional(),
+    roomSigmas: z.number().finite().min(0).max(10).optional(),
     maxMigrationsPerStep: z.number().int().min(0).optional(),
     minWattsPerMigration: nonNeg.optional(),
     ceiling: z.number().finite().gt(0).max(1).optional(),
@@ -248,6 +249,7 @@ export function makePolicy(p: PolicyEntry): SimPolicy {
             alpha: params.alpha ?? DEFAULT_FORECAST.alpha,
             window: params.window ?? DEFAULT_FORECAST.window,
             sizeSigma: params.sizeSigma ?? DEFAULT_FORECAST.sizeSigma,
+            roomSigmas: params.roomSigmas ?? DEFAULT_FORECAST.roomSigmas,
           },
           rebalance: {
             ...DEFAULT_REBALANCE,

@@ -37,12 +37,12 @@ export const DEFAULT_WATTPLACE_POLICY: WattplacePolicyConfig = {
 
 /**
  * Fixed margins, no target: the policy before the overload target (z 0.5,
- * drainZ 1, openZ 0, forecast only, no burst scale from the size). An expert setting; it runs hot (about
+ * drainZ 1, openZ 0, forecast only, no burst scale from the size, no cap by the room to rise). An expert setting; it runs hot (about
  * 11 % overloaded host time on the PlanetLab days, see benchmarks/RESULTS.md).
  */
 export const FIXED_MARGIN_POLICY: WattplacePolicyConfig = {
   ...DEFAULT_WATTPLACE_POLICY,
-  forecast: { ...DEFAULT_FORECAST, sizeSigma: 0 },
+  forecast: { ...DEFAULT_FORECAST, sizeSigma: 0, roomSigmas: 0 },
   useCurrent: false,
   overloadTarget: undefined,
 };
@@ -174,7 +174,11 @@ export class WattplacePolicy implements SimPolicy {
     return this.fc.count(v) > 0 ? this.fc.forecast(v) : view.req[v];
   }
 
-  /** Workload v's size on host h: its MIPS, at most one of the host's cores (a VM has one core). */
+  /**
+   * Workload v's size on host h: its MIPS, at most one of the host's cores (a
+   * VM has one core). It is also the hard limit of its demand (the engine caps
+   * the demand there).
+   */
   private size(view: SimView, v: number, h: number): number {
     const pe = view.fleet.coreMips[h];
     const m = view.wl.mips[v];
@@ -196,7 +200,9 @@ export class WattplacePolicy implements SimPolicy {
       let s = 0;
       for (const v of view.lists[h]) {
         m += this.mean(view, v);
-        s += this.fc.count(v) > 0 ? this.fc.variance(v, this.size(view, v, h)) : 0;
+        if (this.fc.count(v) === 0) continue;
+        const sz = this.size(view, v, h);
+        s += this.fc.variance(v, sz, sz);
       }
       const load = Math.min(f.total[h], m + z * Math.sqrt(s));
       const u = load / f.total[h];
@@ -301,7 +307,8 @@ export class WattplacePolicy implements SimPolicy {
       this.observe(view, v);
       w.host[v] = view.host[v];
       w.mean[v] = this.mean(view, v);
-      w.variance[v] = this.fc.variance(v, this.size(view, v, w.host[v]));
+      const sz = this.size(view, v, w.host[v]);
+      w.variance[v] = this.fc.variance(v, sz, sz);
       w.mem[v] = view.memOf(v);
       const pe = view.fleet.coreMips[w.host[v]];
       w.current[v] = view.req[v] > pe ? pe : view.req[v];
