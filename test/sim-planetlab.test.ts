@@ -32,7 +32,7 @@ describe('PlanetLab 20110303, CloudSim-compatible mode', () => {
     // the fluid bound with CloudSim's removals (reference 95.4 kWh)
     expect(Math.abs(thr.lowerBoundKwh / 95.4 - 1)).toBeLessThan(0.005);
     // the default wattplace policy (overload target 0.5 %) against LR-MMT-1.2 on all counts at once
-    // (measured 120.6 kWh = 0.74 ×, SLAV 0.00007 % = 0.03 ×, 2,618 migrations = 0.10 ×, 0.096 % vs 0.79 % overload)
+    // (measured 120.2 kWh = 0.74 ×, SLAV 0.00005 % = 0.02 ×, 2,636 migrations = 0.10 ×, 0.126 % vs 0.79 % overload)
     const wp = simulate(cloudsimFleet(), w, new WattplacePolicy(), { compat: true }).metrics;
     expect(wp.energyKwh).toBeLessThanOrEqual(0.75 * lr.energyKwh);
     expect(wp.slav).toBeLessThanOrEqual(0.25 * lr.slav);
@@ -58,18 +58,18 @@ describe('PlanetLab 20110303, every VM kept all day', () => {
     // target 0.005: achieved overload within 0.0025–0.0075 (measured 0.51 %)
     expect(m.overloadFraction).toBeGreaterThanOrEqual(0.0025);
     expect(m.overloadFraction).toBeLessThanOrEqual(0.0075);
-    // what paid for it (measured 1.307 ×, 0.058 % unmet, 2,555 migrations;
-    // the limit is 4,000 × 1052 VMs / 1052 = 4,000 a day)
-    expect(m.ratio).toBeLessThanOrEqual(1.33);
-    expect(m.unmetFraction).toBeLessThanOrEqual(0.0007);
+    // what paid for it (measured 1.292 ×, 0.054 % unmet, 2,413 migrations; without the room cap
+    // 1.307 × and 0.058 %; the limit is 4,000 × 1052 VMs / 1052 = 4,000 a day)
+    expect(m.ratio).toBeLessThanOrEqual(1.31);
+    expect(m.unmetFraction).toBeLessThanOrEqual(0.0006);
     expect(m.migrations).toBeLessThanOrEqual(4000);
     expect(m.removed).toBe(0);
   }, 120_000);
 
   it.each([
     // target, measured overload on this day
-    [0.002, 0.00209],
-    [0.02, 0.02004],
+    [0.002, 0.00214],
+    [0.02, 0.02016],
   ])('target %f is held within 0.5–1.5 × (measured %f)', async (target) => {
     const m = simulate(cloudsimFleet(), await day(), new WattplacePolicy({ ...DEFAULT_WATTPLACE_POLICY, overloadTarget: target }), { compat: false }).metrics;
     expect(m.overloadFraction).toBeGreaterThanOrEqual(0.5 * target);
