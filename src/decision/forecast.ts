@@ -48,7 +48,7 @@ export interface ForecastConfig {
    * near R / roomSigmas (see the class comment; 0 = no cap). On the PlanetLab
    * days, one-step errors of VMs with s ≥ 0.3 R never exceed 4 s, while those of
    * quiet VMs exceed 6 s in 0.34 % of steps; uncapped, hosts whose spread one
-   * such VM dominates overloaded 2–4 × less often than others at the same
+   * such VM dominates overloaded 2–5 × less often than others at the same
    * margin (benchmarks/RESULTS.md, issue 14).
    */
   readonly roomSigmas: number;
