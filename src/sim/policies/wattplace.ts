@@ -185,6 +185,12 @@ export class WattplacePolicy implements SimPolicy {
     return m > pe ? pe : m;
   }
 
+  /** Workload v's s² on host h: its size scales a burst and limits the rise (see forecast.ts). */
+  private variance(view: SimView, v: number, h: number): number {
+    const sz = this.size(view, v, h);
+    return this.fc.variance(v, sz, sz);
+  }
+
   /** Reports every host's safe load to the core's store, as telemetry would. */
   private report(view: SimView): void {
     const core = this.core as Wattplace;
@@ -200,9 +206,7 @@ export class WattplacePolicy implements SimPolicy {
       let s = 0;
       for (const v of view.lists[h]) {
         m += this.mean(view, v);
-        if (this.fc.count(v) === 0) continue;
-        const sz = this.size(view, v, h);
-        s += this.fc.variance(v, sz, sz);
+        if (this.fc.count(v) > 0) s += this.variance(view, v, h);
       }
       const load = Math.min(f.total[h], m + z * Math.sqrt(s));
       const u = load / f.total[h];
@@ -307,8 +311,7 @@ export class WattplacePolicy implements SimPolicy {
       this.observe(view, v);
       w.host[v] = view.host[v];
       w.mean[v] = this.mean(view, v);
-      const sz = this.size(view, v, w.host[v]);
-      w.variance[v] = this.fc.variance(v, sz, sz);
+      w.variance[v] = this.variance(view, v, w.host[v]);
       w.mem[v] = view.memOf(v);
       const pe = view.fleet.coreMips[w.host[v]];
       w.current[v] = view.req[v] > pe ? pe : view.req[v];
