@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SWEEP_TARGETS, simulateCommand } from '../src/sim/cli';
-import { svgChart } from '../src/sim/report';
+import { svgChart, svgTradeoff, type TradeoffPoint } from '../src/sim/report';
 
 const run = promisify(execFile);
 const fx = (f: string): string => join(__dirname, 'fixtures', 'sim', f);
@@ -165,5 +165,34 @@ describe('time-series charts are not flattened by the first steps', () => {
   it('log axis: 1-2-5 ticks from below the smallest value', () => {
     const svg = svgChart('c', 'Power', 'W', [{ name: 'none', values: [100_000, 100_000] }, { name: 'w', values: [4_500, 5_000] }], 300, 0, true);
     for (const t of ['2000', '5000', '10000', '20000', '50000', '100000']) expect(svg).toContain(`>${t}</text>`);
+  });
+});
+
+describe('energy–overload chart: the scale follows the curve', () => {
+  // cy of a point: the chart's top edge is y = 28, the bottom of the plot 340 − 40 = 300
+  const cy = (svg: string, name: string): number => Number(new RegExp(`data-policy="${name}" cx="[^"]+" cy="([^"]+)"`).exec(svg)?.[1]);
+  const pt = (name: string, overload: number, ratio: number, sweep = false): TradeoffPoint => ({ name, overload, ratio, sweep, color: 0 });
+
+  it.each([
+    // points, the one above the scale (or none), why
+    // best 1.138 ×: the scale ends at 3 × 1.138 × 1.05 = 3.58 ×; none (every host on, 26.7 ×) sits on the top edge
+    [[pt('none', 0.00137, 26.683), pt('lr-mmt', 0.02, 2.028), pt('wattplace', 0.00505, 1.303), pt('wattplace@5%', 0.0499, 1.138, true)], 'none'],
+    // 2.0 × is within 3 × 1.3: the scale ends at 2.0 × 1.05 = 2.1 ×, nothing is clipped
+    [[pt('thr-mmt', 0.00375, 2.0), pt('wattplace', 0.00505, 1.3)], null],
+  ] as const)('%#: clipped %s', (points, clipped) => {
+    const svg = svgTradeoff(points);
+    for (const p of points) {
+      const y = cy(svg, p.name);
+      expect(y, p.name).toBeGreaterThanOrEqual(28);
+      expect(y, p.name).toBeLessThanOrEqual(300);
+      if (p.name === clipped) {
+        expect(y).toBe(28);
+        expect(svg).toContain(`${p.name} ${p.ratio.toFixed(1)}× (above the scale)`);
+      } else expect(y, p.name).toBeGreaterThan(28);
+    }
+    if (clipped === null) expect(svg).not.toContain('above the scale');
+    // the wattplace point keeps room below it: 1.3 × sits in the lower 80 % of the plot, not on the floor
+    expect(cy(svg, 'wattplace')).toBeGreaterThan(28 + 0.2 * 272);
+    expect(cy(svg, 'wattplace')).toBeLessThan(300 - 0.1 * 272);
   });
 });

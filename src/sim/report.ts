@@ -180,12 +180,17 @@ export function svgTradeoff(points: readonly TradeoffPoint[]): string {
   const hi = Math.max(0.1, ...pos.map((p) => p.overload));
   const x0 = Math.floor(Math.log10(lo));
   const x1 = Math.ceil(Math.log10(hi));
-  const rMax = Math.max(1.5, ...points.filter((p) => Number.isFinite(p.ratio)).map((p) => p.ratio));
-  const yTop = rMax * 1.05;
+  // y: the fluid bound (1 ×) up to CLIP × the best ratio, so the curve an operator picks from is
+  // not flattened by a policy far above it (none runs every host: 20–30 ×); such a policy is
+  // drawn on the top edge, with its ratio in its label
+  const CLIP = 3;
+  const finite = points.filter((p) => Number.isFinite(p.ratio)).map((p) => p.ratio);
+  const rMax = Math.max(1.5, ...finite);
+  const rMin = Math.max(1, Math.min(rMax, ...finite));
+  const yTop = Math.min(rMax, Math.max(1.5, CLIP * rMin)) * 1.05;
   const yBot = 1;
-  const yTicks = [1, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100].filter((r) => r <= yTop);
+  const yTicks = (yTop <= 4 ? [1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2, 2.5, 3, 4] : [1, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100]).filter((r) => r <= yTop);
   const x = (o: number): number => L + ((W - L - R) * (Math.log10(o > 0 ? o : lo) - x0)) / (x1 - x0);
-  // log y: energy ratios from 1.1 × to 30 × share one chart
   const y = (r: number): number => T + (H - T - B) * (1 - Math.log(Math.max(yBot, Math.min(r, yTop)) / yBot) / Math.log(yTop / yBot));
   const parts: string[] = [];
   parts.push(`<svg id="chart-tradeoff" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Energy against overload">`);
@@ -204,12 +209,19 @@ export function svgTradeoff(points: readonly TradeoffPoint[]): string {
   const sweep = points.filter((p) => p.sweep).slice().sort((a, b) => a.overload - b.overload);
   const sweepColor = PALETTE[(sweep[0]?.color ?? 0) % PALETTE.length];
   if (sweep.length > 1) parts.push(`<polyline class="sweep" fill="none" stroke="${sweepColor}" stroke-width="1.5" points="${sweep.map((p) => `${x(p.overload).toFixed(1)},${y(p.ratio).toFixed(1)}`).join(' ')}"/>`);
+  const labels: [number, number][] = [];
   points.forEach((p) => {
     const c = PALETTE[p.color % PALETTE.length];
+    const off = p.ratio > yTop;
     const px = x(p.overload).toFixed(1);
     const py = y(p.ratio).toFixed(1);
-    parts.push(`<circle class="point" data-policy="${esc(p.name)}" cx="${px}" cy="${py}" r="4" fill="${c}"><title>${esc(`${p.name}: ${(p.overload * 100).toFixed(3)} % overload, ${p.ratio.toFixed(3)} × bound`)}</title></circle>`);
-    parts.push(`<text x="${(+px + 6).toFixed(1)}" y="${(+py - 6).toFixed(1)}" font-size="10" fill="${c}">${esc(p.name)}</text>`);
+    parts.push(`<circle class="point" data-policy="${esc(p.name)}" cx="${px}" cy="${py}" r="4" fill="${off ? 'none' : c}" stroke="${c}"><title>${esc(`${p.name}: ${(p.overload * 100).toFixed(3)} % overload, ${p.ratio.toFixed(3)} × bound`)}</title></circle>`);
+    // a label that would sit on an earlier one (a sweep point at the default target) moves down
+    const lx = +px + 6;
+    let ly = off ? +py + 14 : +py - 6;
+    for (let i = 0; i < 4 && labels.some(([ax, ay]) => Math.abs(ax - lx) < 60 && Math.abs(ay - ly) < 11); i++) ly += 12;
+    labels.push([lx, ly]);
+    parts.push(`<text x="${lx.toFixed(1)}" y="${ly.toFixed(1)}" font-size="10" fill="${c}">${esc(off ? `${p.name} ${p.ratio.toFixed(1)}× (above the scale)` : p.name)}</text>`);
   });
   const none = points.filter((p) => !(p.overload > 0));
   if (none.length) parts.push(`<text x="${W - R + 8}" y="${T + 12}" font-size="10" fill="#666">0 % overload, at the left edge: ${esc(none.map((p) => p.name).join(', '))}</text>`);
