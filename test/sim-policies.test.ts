@@ -266,6 +266,14 @@ describe('scenario params: overloadTarget, forecast spread', () => {
     const p = makePolicy(s.policies[0]) as WattplacePolicy;
     expect([p.cfg.forecast.sizeSigma, p.cfg.forecast.roomSigmas]).toEqual([sizeSigma, roomSigmas]);
   });
+  it('expert rebalance settings: the given ones are taken, the others keep their defaults', () => {
+    const s = checkScenario({ ...base, policies: [{ name: 'wattplace', params: { z: 2, drainZ: 3, maxMigrationsPerStep: 5, alpha: 0.5 } }] });
+    const p = makePolicy(s.policies[0]) as WattplacePolicy;
+    const r = p.cfg.rebalance;
+    // maxMigrationsPerStep is the scenario's name for the Rebalancer's maxMigrations
+    expect([r.z, r.drainZ, r.maxMigrations, r.openZ, r.ceiling, r.minWattsPerMigration]).toEqual([2, 3, 5, 0, 1, 0]);
+    expect([p.cfg.forecast.alpha, p.cfg.forecast.window]).toEqual([0.5, 12]);
+  });
   it.each([-1, 11])('rejects roomSigmas %s naming the field', (k) => {
     expect(() => checkScenario({ ...base, policies: [{ name: 'wattplace', params: { roomSigmas: k } }] })).toThrow(/policies\[0\]\.params\.roomSigmas: Too (small|big)/);
   });

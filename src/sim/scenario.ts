@@ -244,21 +244,10 @@ export function makePolicy(p: PolicyEntry): SimPolicy {
           useCurrent: params.useCurrent ?? d.useCurrent,
           // fixed margins (z / drainZ / openZ) only when given without a target
           overloadTarget: params.overloadTarget ?? (params.z !== undefined || params.drainZ !== undefined || params.openZ !== undefined ? undefined : d.overloadTarget),
-          forecast: {
-            ...DEFAULT_FORECAST,
-            alpha: params.alpha ?? DEFAULT_FORECAST.alpha,
-            window: params.window ?? DEFAULT_FORECAST.window,
-            sizeSigma: params.sizeSigma ?? DEFAULT_FORECAST.sizeSigma,
-            roomSigmas: params.roomSigmas ?? DEFAULT_FORECAST.roomSigmas,
-          },
+          forecast: { ...DEFAULT_FORECAST, ...given({ alpha: params.alpha, window: params.window, sizeSigma: params.sizeSigma, roomSigmas: params.roomSigmas }) },
           rebalance: {
             ...DEFAULT_REBALANCE,
-            z: params.z ?? DEFAULT_REBALANCE.z,
-            drainZ: params.drainZ ?? DEFAULT_REBALANCE.drainZ,
-            openZ: params.openZ ?? DEFAULT_REBALANCE.openZ,
-            ceiling: params.ceiling ?? DEFAULT_REBALANCE.ceiling,
-            maxMigrations: params.maxMigrationsPerStep ?? DEFAULT_REBALANCE.maxMigrations,
-            minWattsPerMigration: params.minWattsPerMigration ?? DEFAULT_REBALANCE.minWattsPerMigration,
+            ...given({ z: params.z, drainZ: params.drainZ, openZ: params.openZ, ceiling: params.ceiling, maxMigrations: params.maxMigrationsPerStep, minWattsPerMigration: params.minWattsPerMigration }),
           },
         },
         label,
@@ -266,6 +255,11 @@ export function makePolicy(p: PolicyEntry): SimPolicy {
     }
   }
   throw new ValidationError('policies', `unknown policy ${JSON.stringify(name)}`);
+}
+
+/** The settings a scenario gives (absent keys keep the defaults they are spread over). */
+function given<T extends Record<string, number | undefined>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 /** The CloudSim PlanetLab experiment as a scenario (the `--planetlab DIR` shortcut). */
