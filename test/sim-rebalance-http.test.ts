@@ -309,6 +309,54 @@ describe('POST /v1/rebalance holds the service’s overloadTarget', () => {
     expect(expert.json.margins).toEqual({ z: 1, drainZ: 2, openZ: 0 });
   });
 
+  it('a retried interval (same intervalEnd) is planned but not counted twice; a later one is counted', async () => {
+    const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
+    // host a: 5000 → 6000 on 5320, over 0.68 of the interval (as above); b calm
+    const hotBody = (end: number) => ({
+      intervalEnd: end,
+      running: [
+        { workloadId: 'w1', hostId: 'a', cpuHistory: [3000, 3500], ...alloc },
+        { workloadId: 'w3', hostId: 'a', cpuHistory: [2000, 2500], ...alloc },
+        { workloadId: 'w2', hostId: 'b', cpuHistory: [1000, 1000], ...alloc },
+      ],
+    });
+    const end = Date.now() - 600_000; // two intervals ago: the next one (end + 300 s) is still in the past
+    const first = await post(t, hotBody(end));
+    expect(first.status).toBe(200);
+    expect(first.json.observed).toBe(true);
+    const z1 = (first.json.margins as { z: number }).z;
+    const rate1 = first.json.observedOverload as number;
+    // the client timed out and resends: same plan inputs, same margins, nothing counted
+    for (const retry of [end, end - 300_000]) {
+      const again = await post(t, hotBody(retry));
+      expect(again.status).toBe(200);
+      expect(again.json.observed).toBe(false);
+      expect((again.json.margins as { z: number }).z).toBe(z1);
+      expect(again.json.observedOverload).toBe(rate1);
+      expect(again.json.migrations).toEqual(first.json.migrations);
+    }
+    // the next interval is hot again: counted, so the margin rises by another (0.68 − 0.04) / 0.96 at least
+    const next = await post(t, hotBody(end + 300_000));
+    expect(next.json.observed).toBe(true);
+    expect((next.json.margins as { z: number }).z).toBeGreaterThan(z1 + 0.6);
+  });
+
+  it.each([
+    ['a fraction', 1.5, /whole epoch milliseconds/],
+    ['negative', -1, /≥ 0/],
+    ['a string', '2026-12-07T12:00:00Z', /finite number/],
+    ['an hour ahead of the service clock', Date.now() + 3_600_000, /ahead of the service clock/],
+  ])('intervalEnd %s is a 400 naming the field, and nothing is counted', async (_name, value, why) => {
+    const before = await post(t, { running: [{ workloadId: 'w2', hostId: 'b', cpuHistory: [1000, 1000], cpuMillis: 1000, memBytes: 512 * MiB }], intervalEnd: 0 });
+    const r = await post(t, { running: [{ workloadId: 'w2', hostId: 'b', cpuHistory: [9000, 9000], cpuMillis: 1000, memBytes: 512 * MiB }], intervalEnd: value });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.json)).toMatch(/intervalEnd/);
+    expect(JSON.stringify(r.json)).toMatch(why);
+    const after = await post(t, { running: [{ workloadId: 'w2', hostId: 'b', cpuHistory: [1000, 1000], cpuMillis: 1000, memBytes: 512 * MiB }], intervalEnd: 0 });
+    expect(after.json.observed).toBe(false);
+    expect(after.json.margins).toEqual(before.json.margins);
+  });
+
   it('a bad overloadTarget stops start-up naming the key', () => {
     expect(() => loadConfig({ env: { WATTPLACE_OVERLOAD_TARGET: '0.7' } })).toThrow(/overloadTarget/);
     expect(loadConfig({ flags: { overloadTarget: '0.002' } }).overloadTarget).toBe(0.002);

@@ -34,10 +34,10 @@ const num = (v: unknown, field: string, min = 0): number => {
  *
  *   { "running": [{ "workloadId", "hostId", "cpuHistory": [millicores, … oldest first],
  *                   "cpuMillis" | "vcpus", "memBytes", "cost"? }],
- *     "z"?, "drainZ"?, "openZ"?, "maxMigrations"? }
+ *     "intervalEnd"?, "z"?, "drainZ"?, "openZ"?, "maxMigrations"? }
  *   → { "migrations": [{ workloadId, sourceHostId, targetHostId }] (in order),
  *       "drainedHostIds", "wokenHostIds", "unresolved",
- *       "overloadTarget", "observedOverload", "margins": { z, drainZ, openZ } }
+ *       "overloadTarget", "observedOverload", "observed", "margins": { z, drainZ, openZ } }
  *
  * Margins: the service's `overloadTarget` (config key, `--overload-target`,
  * WATTPLACE_OVERLOAD_TARGET) drives an OverloadController
@@ -45,7 +45,13 @@ const num = (v: unknown, field: string, min = 0): number => {
  * once per telemetry interval: each call observes the interval that just ended
  * on every host with listed workloads (Σ of the last two cpuHistory samples
  * against the registered CPU, linear in between) and sets the margins for this
- * plan. `z`, `drainZ`, `openZ` in the body are expert overrides: that call
+ * plan. `intervalEnd` (optional, epoch milliseconds of the latest cpuHistory
+ * samples) makes a retry safe: a call whose intervalEnd is not later than the
+ * last one observed plans with the current margins and observes nothing
+ * (`observed: false`), so a client that resends after a timeout does not count
+ * the interval twice. Without it every call is observed. A value more than the
+ * core's clock skew ahead of its clock is a 400 (it would shut out every later
+ * interval). `z`, `drainZ`, `openZ` in the body are expert overrides: that call
  * uses them (the observation is still counted).
  *
  * Hosts in MAINTENANCE or draining for standby take nothing new. Power comes from each host's model.
@@ -64,12 +70,20 @@ const num = (v: unknown, field: string, min = 0): number => {
  */
 export function rebalancePlugin(overloadTarget = DEFAULT_OVERLOAD_TARGET) {
   return ({ core, http }: { core: Wattplace; http: HttpApi }): void => {
-    const control = new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: overloadTarget });
-    http.route('POST', '/v1/rebalance', ({ body }) => ({ status: 200, body: rebalance(core, body, control) }), { metric: 'rebalance' });
+    const loop = new RebalanceLoop(new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: overloadTarget }));
+    http.route('POST', '/v1/rebalance', ({ body }) => ({ status: 200, body: rebalance(core, body, loop) }), { metric: 'rebalance' });
   };
 }
 
-export function rebalance(core: Wattplace, body: unknown, control: OverloadController = new OverloadController()) {
+/** The state one service keeps across `/v1/rebalance` calls: its controller and the last interval it observed. */
+export class RebalanceLoop {
+  /** intervalEnd of the last observed call (epoch ms); −Infinity before the first. */
+  lastIntervalEnd = -Infinity;
+  constructor(readonly control: OverloadController = new OverloadController()) {}
+}
+
+export function rebalance(core: Wattplace, body: unknown, loop: RebalanceLoop = new RebalanceLoop()) {
+  const control = loop.control;
   if (typeof body !== 'object' || body === null) throw new ValidationError('body', 'must be a JSON object');
   const b = body as Record<string, unknown>;
   if (!Array.isArray(b.running)) throw new ValidationError('running', 'must be an array');
@@ -82,6 +96,13 @@ export function rebalance(core: Wattplace, body: unknown, control: OverloadContr
     openZ: b.openZ === undefined ? DEFAULT_REBALANCE.openZ : num(b.openZ, 'openZ'),
     maxMigrations: b.maxMigrations === undefined ? Infinity : num(b.maxMigrations, 'maxMigrations'),
   };
+  let intervalEnd: number | undefined;
+  if (b.intervalEnd !== undefined) {
+    intervalEnd = num(b.intervalEnd, 'intervalEnd');
+    if (!Number.isSafeInteger(intervalEnd)) throw new ValidationError('intervalEnd', `must be whole epoch milliseconds, got ${echo(b.intervalEnd)}`);
+    const latest = core.clock() + core.config.maxClockSkewMs;
+    if (intervalEnd > latest) throw new ValidationError('intervalEnd', `is ${intervalEnd - core.clock()} ms ahead of the service clock (at most ${core.config.maxClockSkewMs} ms allowed)`);
+  }
   core.collector.refresh();
   const snap = core.collector.current();
   const n = running.length;
@@ -163,7 +184,12 @@ export function rebalance(core: Wattplace, body: unknown, control: OverloadContr
     active++;
     over += intervalOverload(a[h], bNow[h], snap.capCpu[h]);
   }
-  control.observe(over, active);
+  // a retry of an interval already counted (same or older intervalEnd) plans without counting it again
+  const observed = intervalEnd === undefined || intervalEnd > loop.lastIntervalEnd;
+  if (observed) {
+    control.observe(over, active);
+    if (intervalEnd !== undefined) loop.lastIntervalEnd = intervalEnd;
+  }
   const expert = b.z !== undefined || b.drainZ !== undefined || b.openZ !== undefined;
   const margins: Margins = expert ? { z: cfg.z, drainZ: cfg.drainZ, openZ: cfg.openZ } : control.margins();
   const plan = new Rebalancer(cfg).plan(
@@ -186,6 +212,7 @@ export function rebalance(core: Wattplace, body: unknown, control: OverloadContr
     unresolved: plan.unresolved,
     overloadTarget: control.cfg.target,
     observedOverload: control.rate(),
+    observed,
     margins,
   };
 }
