@@ -364,6 +364,52 @@ describe('POST /v1/rebalance holds the service’s overloadTarget', () => {
   });
 });
 
+describe('the rebalance controller on /metrics', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ overloadTarget: 0.01 });
+    t.server.core.registerHosts([host('a'), host('b')]);
+  });
+  afterAll(async () => t?.close());
+
+  /** Value of one series in the Prometheus text, NaN when absent. */
+  async function scrape(): Promise<(series: string) => number> {
+    const text = await (await fetch(`http://${t.server.httpAddress}/metrics`)).text();
+    return (series) => {
+      const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+      return line ? Number(line.slice(series.length + 1)) : NaN;
+    };
+  }
+
+  it('shows the target, the observed share, the margins the next plan uses and the counted / resent calls', async () => {
+    const before = await scrape();
+    expect(before('wattplace_overload_target')).toBe(0.01);
+    expect(before('wattplace_overload_observed_ratio')).toBe(0);
+    // start: Φ⁻¹(1 − 0.01) = 2.3263
+    expect(before('wattplace_overload_margin{margin="z"}')).toBeCloseTo(2.3263, 4);
+    const alloc = { cpuMillis: 1000, memBytes: 512 * MiB };
+    // a: 5000 → 6000 on 5320, over 0.68 of the interval; b calm: 0.68 of 2 host-intervals = 0.34
+    const body = {
+      intervalEnd: Date.now() - 300_000,
+      running: [
+        { workloadId: 'w1', hostId: 'a', cpuHistory: [3000, 3500], ...alloc },
+        { workloadId: 'w3', hostId: 'a', cpuHistory: [2000, 2500], ...alloc },
+        { workloadId: 'w2', hostId: 'b', cpuHistory: [1000, 1000], ...alloc },
+      ],
+    };
+    const first = await post(t, body);
+    await post(t, body); // a resend
+    const m = first.json.margins as { z: number; drainZ: number; openZ: number };
+    const after = await scrape();
+    expect(after('wattplace_overload_observed_ratio')).toBeCloseTo(0.34, 9);
+    expect(after('wattplace_overload_margin{margin="z"}')).toBeCloseTo(m.z, 9);
+    expect(after('wattplace_overload_margin{margin="drainZ"}')).toBeCloseTo(m.drainZ, 9);
+    expect(after('wattplace_overload_margin{margin="openZ"}')).toBeCloseTo(m.openZ, 9);
+    expect(after('wattplace_overload_intervals_total{counted="true"}')).toBe(1);
+    expect(after('wattplace_overload_intervals_total{counted="false"}')).toBe(1);
+  });
+});
+
 describe('POST /v1/rebalance with a host draining for standby', () => {
   let t: TestServer;
   beforeAll(async () => {

@@ -1,4 +1,6 @@
+import { Counter, Gauge } from 'prom-client';
 import { LimitError, PowerState, ValidationError, echo } from '../domain';
+import type { Metrics } from './metrics';
 import type { HttpApi } from './http';
 import { DEFAULT_FORECAST, WorkloadForecaster } from '../decision/forecast';
 import { DEFAULT_REBALANCE, Rebalancer, type RebalanceConfig } from '../decision/rebalance';
@@ -69,16 +71,65 @@ const num = (v: unknown, field: string, min = 0): number => {
  * Bad input is a 400 naming the field.
  */
 export function rebalancePlugin(overloadTarget = DEFAULT_OVERLOAD_TARGET) {
-  return ({ core, http }: { core: Wattplace; http: HttpApi }): void => {
+  return ({ core, http, metrics }: { core: Wattplace; http: HttpApi; metrics?: Metrics }): void => {
     const loop = new RebalanceLoop(new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: overloadTarget }));
+    if (metrics) rebalanceMetrics(loop, metrics);
     http.route('POST', '/v1/rebalance', ({ body }) => ({ status: 200, body: rebalance(core, body, loop) }), { metric: 'rebalance' });
   };
+}
+
+/**
+ * The controller on the operator's dashboard, read at scrape time:
+ *   wattplace_overload_target              the configured overloadTarget
+ *   wattplace_overload_observed_ratio      overloaded share of the active host time counted so far
+ *   wattplace_overload_margin{margin}      z, drainZ, openZ the next plan uses
+ *   wattplace_overload_intervals_total{counted}   calls observed ("true") or resends left uncounted ("false")
+ */
+function rebalanceMetrics(loop: RebalanceLoop, metrics: Metrics): void {
+  const registers = [metrics.registry];
+  const control = loop.control;
+  new Gauge({ name: 'wattplace_overload_target', help: 'Share of active host time above capacity POST /v1/rebalance may spend (overloadTarget).', registers }).set(control.cfg.target);
+  new Gauge({
+    name: 'wattplace_overload_observed_ratio',
+    help: 'Overloaded share of the active host time POST /v1/rebalance has counted since start.',
+    registers,
+    collect() {
+      this.set(control.rate());
+    },
+  });
+  new Gauge({
+    name: 'wattplace_overload_margin',
+    help: 'Safety margin (in forecast standard deviations) the next POST /v1/rebalance plan uses: z (relief), drainZ (drains), openZ (waking a host).',
+    labelNames: ['margin'] as const,
+    registers,
+    collect() {
+      const m = control.margins();
+      this.set({ margin: 'z' }, m.z);
+      this.set({ margin: 'drainZ' }, m.drainZ);
+      this.set({ margin: 'openZ' }, m.openZ);
+    },
+  });
+  let seen = { observed: 0, resent: 0 };
+  new Counter({
+    name: 'wattplace_overload_intervals_total',
+    help: 'POST /v1/rebalance calls whose interval the controller counted (counted="true"), or left uncounted as a resend of an interval already counted (counted="false").',
+    labelNames: ['counted'] as const,
+    registers,
+    collect() {
+      if (loop.observed > seen.observed) this.inc({ counted: 'true' }, loop.observed - seen.observed);
+      if (loop.resent > seen.resent) this.inc({ counted: 'false' }, loop.resent - seen.resent);
+      seen = { observed: loop.observed, resent: loop.resent };
+    },
+  });
 }
 
 /** The state one service keeps across `/v1/rebalance` calls: its controller and the last interval it observed. */
 export class RebalanceLoop {
   /** intervalEnd of the last observed call (epoch ms); −Infinity before the first. */
   lastIntervalEnd = -Infinity;
+  /** Calls counted by the controller, and resends left uncounted. */
+  observed = 0;
+  resent = 0;
   constructor(readonly control: OverloadController = new OverloadController()) {}
 }
 
@@ -188,8 +239,9 @@ export function rebalance(core: Wattplace, body: unknown, loop: RebalanceLoop = 
   const observed = intervalEnd === undefined || intervalEnd > loop.lastIntervalEnd;
   if (observed) {
     control.observe(over, active);
+    loop.observed++;
     if (intervalEnd !== undefined) loop.lastIntervalEnd = intervalEnd;
-  }
+  } else loop.resent++;
   const expert = b.z !== undefined || b.drainZ !== undefined || b.openZ !== undefined;
   const margins: Margins = expert ? { z: cfg.z, drainZ: cfg.drainZ, openZ: cfg.openZ } : control.margins();
   const plan = new Rebalancer(cfg).plan(
