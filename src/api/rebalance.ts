@@ -73,8 +73,17 @@ const num = (v: unknown, field: string, min = 0): number => {
 export function rebalancePlugin(overloadTarget = DEFAULT_OVERLOAD_TARGET) {
   return ({ core, http, metrics }: { core: Wattplace; http: HttpApi; metrics?: Metrics }): void => {
     const loop = new RebalanceLoop(new OverloadController({ ...DEFAULT_OVERLOAD_CONTROL, target: overloadTarget }));
-    if (metrics) rebalanceMetrics(loop, metrics);
-    http.route('POST', '/v1/rebalance', ({ body }) => ({ status: 200, body: rebalance(core, body, loop) }), { metric: 'rebalance' });
+    const intervals = metrics ? rebalanceMetrics(loop.control, metrics) : null;
+    http.route(
+      'POST',
+      '/v1/rebalance',
+      ({ body }) => {
+        const answer = rebalance(core, body, loop);
+        intervals?.inc({ counted: String(answer.observed) });
+        return { status: 200, body: answer };
+      },
+      { metric: 'rebalance' },
+    );
   };
 }
 
@@ -85,9 +94,8 @@ export function rebalancePlugin(overloadTarget = DEFAULT_OVERLOAD_TARGET) {
  *   wattplace_overload_margin{margin}      z, drainZ, openZ the next plan uses
  *   wattplace_overload_intervals_total{counted}   calls observed ("true") or resends left uncounted ("false")
  */
-function rebalanceMetrics(loop: RebalanceLoop, metrics: Metrics): void {
+function rebalanceMetrics(control: OverloadController, metrics: Metrics): Counter<'counted'> {
   const registers = [metrics.registry];
-  const control = loop.control;
   new Gauge({ name: 'wattplace_overload_target', help: 'Share of active host time above capacity POST /v1/rebalance may spend (overloadTarget).', registers }).set(control.cfg.target);
   new Gauge({
     name: 'wattplace_overload_observed_ratio',
@@ -109,17 +117,11 @@ function rebalanceMetrics(loop: RebalanceLoop, metrics: Metrics): void {
       this.set({ margin: 'openZ' }, m.openZ);
     },
   });
-  let seen = { observed: 0, resent: 0 };
-  new Counter({
+  return new Counter({
     name: 'wattplace_overload_intervals_total',
     help: 'POST /v1/rebalance calls whose interval the controller counted (counted="true"), or left uncounted as a resend of an interval already counted (counted="false").',
     labelNames: ['counted'] as const,
     registers,
-    collect() {
-      if (loop.observed > seen.observed) this.inc({ counted: 'true' }, loop.observed - seen.observed);
-      if (loop.resent > seen.resent) this.inc({ counted: 'false' }, loop.resent - seen.resent);
-      seen = { observed: loop.observed, resent: loop.resent };
-    },
   });
 }
 
@@ -127,9 +129,6 @@ function rebalanceMetrics(loop: RebalanceLoop, metrics: Metrics): void {
 export class RebalanceLoop {
   /** intervalEnd of the last observed call (epoch ms); −Infinity before the first. */
   lastIntervalEnd = -Infinity;
-  /** Calls counted by the controller, and resends left uncounted. */
-  observed = 0;
-  resent = 0;
   constructor(readonly control: OverloadController = new OverloadController()) {}
 }
 
@@ -151,8 +150,8 @@ export function rebalance(core: Wattplace, body: unknown, loop: RebalanceLoop = 
   if (b.intervalEnd !== undefined) {
     intervalEnd = num(b.intervalEnd, 'intervalEnd');
     if (!Number.isSafeInteger(intervalEnd)) throw new ValidationError('intervalEnd', `must be whole epoch milliseconds, got ${echo(b.intervalEnd)}`);
-    const latest = core.clock() + core.config.maxClockSkewMs;
-    if (intervalEnd > latest) throw new ValidationError('intervalEnd', `is ${intervalEnd - core.clock()} ms ahead of the service clock (at most ${core.config.maxClockSkewMs} ms allowed)`);
+    const ahead = intervalEnd - core.clock();
+    if (ahead > core.config.maxClockSkewMs) throw new ValidationError('intervalEnd', `is ${ahead} ms ahead of the service clock (at most ${core.config.maxClockSkewMs} ms allowed)`);
   }
   core.collector.refresh();
   const snap = core.collector.current();
@@ -239,9 +238,8 @@ export function rebalance(core: Wattplace, body: unknown, loop: RebalanceLoop = 
   const observed = intervalEnd === undefined || intervalEnd > loop.lastIntervalEnd;
   if (observed) {
     control.observe(over, active);
-    loop.observed++;
     if (intervalEnd !== undefined) loop.lastIntervalEnd = intervalEnd;
-  } else loop.resent++;
+  }
   const expert = b.z !== undefined || b.drainZ !== undefined || b.openZ !== undefined;
   const margins: Margins = expert ? { z: cfg.z, drainZ: cfg.drainZ, openZ: cfg.openZ } : control.margins();
   const plan = new Rebalancer(cfg).plan(
