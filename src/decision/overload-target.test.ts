@@ -57,6 +57,20 @@ describe('OverloadController', () => {
     expect(still.margins().z).toBeCloseTo(fresh().margins().z, 9);
   });
 
+  it.each([
+    // after a restart, calm intervals: z after k = 2.5758 − k/24 − 0.01 × k(k + 1)/48
+    // k 12: 2.5758 − 0.5 − 0.0325 = 2.0433; k 13: 2.5758 − 0.5417 − 0.0379 = 1.9962
+    [2.0, 13],
+    // k 15: 2.5758 − 0.625 − 0.05 = 1.9008; k 16: 2.5758 − 0.6667 − 0.0567 = 1.8525
+    [1.9, 16],
+  ])('after a restart, calm intervals bring z below %f in %i intervals (the README’s figure)', (z, k) => {
+    const c = fresh();
+    for (let i = 0; i < k - 1; i++) c.observe(0, 40);
+    expect(c.margins().z).toBeGreaterThan(z);
+    c.observe(0, 40);
+    expect(c.margins().z).toBeLessThanOrEqual(z);
+  });
+
   it('holds the day’s share: a plant that overloads more at a lower margin ends at the target', () => {
     // overload rate r(z) = 0.005 × e^(2.0 − z) per host: the margin the workload needs is z = 2.0,
     // 0.576 below the start. The debt term alone (integralGain 0) settles there with the debt
