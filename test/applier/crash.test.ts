@@ -79,10 +79,11 @@ afterAll(async () => {
 
 /** Starts `wattplace serve` with the applier on (journal shared by every start); resolves once /readyz answers. */
 async function serve(intervalMs: number): Promise<Proc> {
-  const [gp, hp] = [await freePort(), await freePort()];
+  // port 0: the process binds free ports itself and logs them ("wattplace serving"); a port
+  // picked here and bound by the child later can be taken meanwhile (EADDRINUSE seen in CI)
   const config = {
-    grpc: `127.0.0.1:${gp}`,
-    http: `127.0.0.1:${hp}`,
+    grpc: '127.0.0.1:0',
+    http: '127.0.0.1:0',
     logLevel: 'info',
     applier: applierSection({ journalFile, novaPort, power: ipmiPower(bmcs, HOSTS), intervalMs, tickMs: 500 }),
   };
@@ -93,18 +94,34 @@ async function serve(intervalMs: number): Promise<Proc> {
   child.stdout!.on('data', (d) => (out = (out + d).slice(-200_000)));
   child.stderr!.on('data', (d) => (out = (out + d).slice(-200_000)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  const p: Proc = { child, http: `127.0.0.1:${hp}`, grpc: `127.0.0.1:${gp}`, out: () => out, exited };
-  procs.push(p);
+  procs.push({ child, http: '', grpc: '', out: () => out, exited });
   let gone = false;
   void exited.then(() => (gone = true));
   const end = Date.now() + 30_000;
   for (;;) {
     if (gone) throw new Error(`wattplace exited:\n${out.slice(-3000)}`);
-    const ok = await fetch(`http://${p.http}/readyz`).then((r) => r.status === 200, () => false);
-    if (ok) return p;
+    const bound = serving(out);
+    const ok = bound !== null && (await fetch(`http://${bound.http}/readyz`).then((r) => r.status === 200, () => false));
+    if (ok) {
+      const p: Proc = { child, ...bound, out: () => out, exited };
+      procs[procs.length - 1] = p;
+      return p;
+    }
     if (Date.now() > end) throw new Error(`wattplace did not become ready:\n${out.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The addresses of the process's "wattplace serving" log line, once it is out. */
+function serving(out: string): { grpc: string; http: string } | null {
+  const lines = out.split('\n');
+  lines.pop(); // a line still being written
+  for (const line of lines) {
+    if (!line.includes('"msg":"wattplace serving"')) continue;
+    const e = JSON.parse(line) as { grpc: string; http: string };
+    return { grpc: e.grpc, http: e.http };
+  }
+  return null;
 }
 
 async function applierStatus(p: Proc): Promise<Record<string, any>> {
