@@ -42,7 +42,9 @@ let tiny1: string; // m1.tiny (1 vCPU, 512 MB) on host1
 let medium2: string; // m1.medium (2 vCPU, 4096 MB) on host2: 5632 - 4096 = 1536 MB left there
 
 beforeAll(async () => {
-  nova = await startNovaBox({ computes: 3, vcpus: 4, memoryMb: 6144, args: ['--conf', 'api.max_limit=1'] });
+  // no test here stops a nova-compute: Nova's own service_down_time (60 s), so that a heartbeat
+  // late under load (nova-box's default is 6 s) does not show a running host `down`
+  nova = await startNovaBox({ computes: 3, vcpus: 4, memoryMb: 6144, serviceDownTime: 60, args: ['--conf', 'api.max_limit=1'] });
   front = await startHttpFront(nova.endpoint);
   [tiny1, medium2] = await Promise.all([nova.boot('tiny1', 'm1.tiny', 'host1'), nova.boot('medium2', 'm1.medium', 'host2')]);
 });
