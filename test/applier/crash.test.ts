@@ -25,11 +25,10 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as yaml } from 'yaml';
 import * as pb from '../../src/gen/wattplace/v1/wattplace';
-import { applierSection, hostSpecs, ipmiPower, samplesFromNova, startCloudNova, until } from '../fixtures/applier-cloud';
+import { applierSection, hostSpecs, ipmiPower, portOf, samplesFromNova, startCloudNova, until } from '../fixtures/applier-cloud';
 import { startBmcSim, type BmcSim } from '../fixtures/bmc-sim';
 import type { NovaBox } from '../fixtures/nova-box';
 import { call } from '../helpers/grpc';
-import { freePort } from '../setup/influxd';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/main.js');
@@ -63,8 +62,9 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-crash-'));
   journalFile = path.join(dir, 'journal');
   bmcs = await startBmcSim(HOSTS);
-  novaPort = await freePort();
-  nova = await startCloudNova(bmcs, HOSTS.length, 8, novaPort); // without wattplace's scheduler plugin
+  // without wattplace's scheduler plugin; nova-box binds a free port itself
+  nova = await startCloudNova(bmcs, HOSTS.length, 8, 0);
+  novaPort = portOf(nova);
   for (let i = 0; i < 12; i++) await nova.boot(`s${i + 1}`, 'm1.tiny', HOSTS[i % HOSTS.length]);
   serverCount = 12;
 }, 240_000);

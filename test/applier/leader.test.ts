@@ -19,12 +19,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComputeCloud } from '../../src/applier/ports';
-import { applierSection, hook, hostSpecs, ipmiPower, samplesFromNova, startCloudNova, until } from '../fixtures/applier-cloud';
+import { applierSection, hook, hostSpecs, ipmiPower, portOf, samplesFromNova, startCloudNova, until } from '../fixtures/applier-cloud';
 import { startBmcSim, type BmcSim } from '../fixtures/bmc-sim';
 import { startEtcd, type EtcdServer } from '../fixtures/etcd';
 import type { NovaBox } from '../fixtures/nova-box';
 import { startTestServer, type TestServer } from '../helpers/grpc';
-import { freePort } from '../setup/influxd';
 
 const HOSTS = ['host1', 'host2', 'host3', 'host4', 'host5', 'host6'];
 const TTL_MS = 3_000;
@@ -78,8 +77,8 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wattplace-leader-'));
   etcd = await startEtcd();
   bmcs = await startBmcSim(HOSTS);
-  const novaPort = await freePort();
-  nova = await startCloudNova(bmcs, HOSTS.length, 8, novaPort);
+  nova = await startCloudNova(bmcs, HOSTS.length, 8, 0); // nova-box binds a free port itself
+  const novaPort = portOf(nova);
   for (let i = 0; i < 12; i++) await nova.boot(`s${i + 1}`, 'm1.tiny', HOSTS[i % HOSTS.length]);
   const start = (id: string) =>
     startTestServer(
