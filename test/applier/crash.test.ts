@@ -80,7 +80,7 @@ afterAll(async () => {
 /** Starts `wattplace serve` with the applier on (journal shared by every start); resolves once /readyz answers. */
 async function serve(intervalMs: number): Promise<Proc> {
   // port 0: the process binds free ports itself and logs them ("wattplace serving"); a port
-  // picked here and bound by the child later can be taken meanwhile (EADDRINUSE seen in CI)
+  // picked here and bound by the child later can be taken meanwhile (EADDRINUSE, seen under load)
   const config = {
     grpc: '127.0.0.1:0',
     http: '127.0.0.1:0',
