@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ApplierStatus } from '../src/applier';
 import { pbHost, workload } from './fixtures/clusters';
 import { startTestServer, type TestServer } from './helpers/grpc';
-import { freePort } from './setup/influxd';
+import { freePort } from './setup/ports';
 
 let t: TestServer | undefined;
 afterEach(async () => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pb from '../src/gen/wattplace/v1/wattplace';
 import { pbHost, workload } from './fixtures/clusters';
 import { call } from './helpers/grpc';
-import { freePort } from './setup/influxd';
+import { freePort } from './setup/ports';
 
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist/main.js');

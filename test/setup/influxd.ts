@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './ports';
 
 /**
  * A real InfluxDB 1.x (`influxd`, Debian package `influxdb`) for one test file:
@@ -42,18 +42,6 @@ export interface InfluxSeries {
 }
 
 export const INFLUXD_BIN = process.env.INFLUXD_BIN ?? '/usr/bin/influxd';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function request(method: string, url: string, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
