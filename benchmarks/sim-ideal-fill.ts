@@ -20,16 +20,17 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { intervalOverload } from '../src/decision/overload-target';
 import { DEFAULT_FORECAST, WorkloadForecaster } from '../src/decision/forecast';
-import { catalogSpec, createPowerModel } from '../src/power';
+import { assignTypes, CLOUDSIM_VM_TYPES } from '../src/sim/cluster';
+import { HP_G5 } from '../src/sim/planetlab';
 import { readPlanetLab } from '../src/sim/traces';
-import { CLOUDSIM_VM_TYPES } from '../src/sim/cluster';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const TRACES = process.env.BENCH_SIM_TRACES ?? join(ROOT, '..', 'shared', 'traces', 'planetlab');
 const DAYS = ['20110303', '20110306', '20110309', '20110325'];
 const ZS = [1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 2.1, 2.2, 2.3, 2.4];
 const SHUFFLES = 5;
-const CAP = 2 * 2660; // a G5: 2 cores of 2660 MIPS
+const G5 = HP_G5();
+const CAP = G5.coreMips * G5.cores;
 const TARGET = 0.005;
 
 interface Step {
@@ -41,10 +42,7 @@ interface Step {
 
 async function steps(day: string): Promise<{ n: number; list: Step[] }> {
   const tr = await readPlanetLab(join(TRACES, day));
-  const n = tr.ids.length;
-  const S = tr.steps;
-  const per = Math.ceil(n / CLOUDSIM_VM_TYPES.length);
-  const mips = Float64Array.from({ length: n }, (_, v) => CLOUDSIM_VM_TYPES[Math.min(CLOUDSIM_VM_TYPES.length - 1, Math.floor(v / per))].mips);
+  const { n, steps: S, mips } = assignTypes(tr, CLOUDSIM_VM_TYPES);
   const fc = new WorkloadForecaster(DEFAULT_FORECAST);
   fc.ensure(n);
   const list: Step[] = [];
@@ -65,7 +63,7 @@ async function steps(day: string): Promise<{ n: number; list: Step[] }> {
 
 /** Overload share and × bound of packing every interval afresh to the margin z. */
 function fill(n: number, list: readonly Step[], z: number, seed: number): { overload: number; ratio: number } {
-  const g5 = createPowerModel(catalogSpec('hp-ml110-g5')!, 'g5');
+  const g5 = G5.model;
   let rnd = seed;
   const next = (): number => (rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
   const idx = Array.from({ length: n }, (_, i) => i);
