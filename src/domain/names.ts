@@ -51,7 +51,8 @@ export function labelValueProblem(v: string): string | undefined {
 /**
  * Checks a label map (host labels, a selector): at most `maxEntries` entries,
  * Kubernetes label keys, values of at most 63 characters. The field names the
- * offending key by position (`labels[2]`), never by the key itself.
+ * offending key: an invalid key only in the message, JSON-quoted and cut; a
+ * bad value by its key in the field (`labels[app]`), the key checked first.
  */
 export function checkLabels(m: Readonly<Record<string, string>>, field: string, maxEntries = MAX_LABELS): void {
   const keys = Object.keys(m);

@@ -26,7 +26,8 @@ import { filterFormProblem, priorityFormProblem } from '../helpers/k8s-form';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 const DEADLINE_MS = 10_000;
 /** "hosts[3].power.table.watts: …", "workload.demand.cpu_millis: …", "Pod.metadata.labels[app]: …" */
-const NAMES_FIELD = /^[A-Za-z_]\w*(?:\.[\w-]+|\[[^\]]*\])*: \S/s;
+// A path: names, indexes, and map keys in brackets, bare or JSON-quoted (echo(): a client's key may hold "]").
+const NAMES_FIELD = /^[A-Za-z_]\w*(?:\.[\w-]+|\[(?:"(?:[^"\\]|\\.)*"(?:… \(\d+ characters\))?|[^\]"]*)\])*: \S/s;
 const HOSTS = ['fz-a', 'fz-b', 'fz-c', 'fz-d'];
 
 let t: TestServer;

@@ -29,7 +29,7 @@ function optArr(v: unknown, field: string): unknown[] {
 function stringMap(v: unknown, field: string): Record<string, string> {
   const o = optObj(v, field);
   if (!o) return {};
-  for (const [k, val] of Object.entries(o)) if (typeof val !== 'string') throw new ValidationError(`${field}[${k}]`, `must be a string, got ${typeof val}`);
+  for (const [k, val] of Object.entries(o)) if (typeof val !== 'string') throw new ValidationError(`${field}[${echo(k)}]`, `must be a string, got ${typeof val}`);
   return o as Record<string, string>;
 }
 
