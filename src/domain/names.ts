@@ -49,10 +49,19 @@ export function labelValueProblem(v: string): string | undefined {
 }
 
 /**
+ * The field of one entry of a map a client sends (labels, annotations): a
+ * Kubernetes label key as it is (`labels[app]`), any other key JSON-quoted and
+ * cut by echo() (`annotations["]"]`), so a client's key can neither end the
+ * path nor make it long.
+ */
+export function keyField(field: string, key: string): string {
+  return `${field}[${labelKeyProblem(key) ? echo(key) : key}]`;
+}
+
+/**
  * Checks a label map (host labels, a selector): at most `maxEntries` entries,
- * Kubernetes label keys, values of at most 63 characters. The field names the
- * offending key: an invalid key only in the message, JSON-quoted and cut; a
- * bad value by its key in the field (`labels[app]`), the key checked first.
+ * Kubernetes label keys, values of at most 63 characters. An invalid key is
+ * named in the message (echo()), a bad value by its key in the field (keyField).
  */
 export function checkLabels(m: Readonly<Record<string, string>>, field: string, maxEntries = MAX_LABELS): void {
   const keys = Object.keys(m);
@@ -62,8 +71,8 @@ export function checkLabels(m: Readonly<Record<string, string>>, field: string, 
     const kp = labelKeyProblem(k);
     if (kp) throw new ValidationError(field, `key ${echo(k)} is not a valid label key: ${kp}`);
     const v = m[k];
-    if (typeof v !== 'string') throw new ValidationError(`${field}[${k}]`, 'must be a string');
+    if (typeof v !== 'string') throw new ValidationError(keyField(field, k), 'must be a string');
     const vp = labelValueProblem(v);
-    if (vp) throw new ValidationError(`${field}[${k}]`, `value ${vp}`);
+    if (vp) throw new ValidationError(keyField(field, k), `value ${vp}`);
   }
 }

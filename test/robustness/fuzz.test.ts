@@ -25,8 +25,7 @@ import { filterFormProblem, priorityFormProblem } from '../helpers/k8s-form';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 const DEADLINE_MS = 10_000;
-/** "hosts[3].power.table.watts: …", "workload.demand.cpu_millis: …", "Pod.metadata.labels[app]: …" */
-// A path: names, indexes, and map keys in brackets, bare or JSON-quoted (echo(): a client's key may hold "]").
+/** "hosts[3].power.table.watts: …", "workload.demand.cpu_millis: …", "Pod.metadata.labels[app]: …", "Pod.metadata.annotations["]"]: …" (keyField) */
 const NAMES_FIELD = /^[A-Za-z_]\w*(?:\.[\w-]+|\[(?:"(?:[^"\\]|\\.)*"(?:… \(\d+ characters\))?|[^\]"]*)\])*: \S/s;
 const HOSTS = ['fz-a', 'fz-b', 'fz-c', 'fz-d'];
 

@@ -1,4 +1,4 @@
-import { ValidationError, checkLabels, checkName, echo } from '../../domain';
+import { ValidationError, checkLabels, checkName, echo, keyField } from '../../domain';
 import { bytesOf, cpuMillisOf, QuantityError } from './quantity';
 
 /** The part of a v1.Node the extender reads. */
@@ -34,7 +34,7 @@ export function readNode(raw: unknown, field: string): NodeView {
     else {
       for (const [k, v] of Object.entries(rawLabels)) {
         if (typeof v === 'string') labels[k] = v;
-        else problem ??= `metadata.labels[${echo(k)}]: must be a string`;
+        else problem ??= `${keyField('metadata.labels', k)}: must be a string`;
       }
       // Kubernetes' own label bounds (src/domain/names.ts): a node beyond them fails alone, the key named, not its value.
       if (!problem) {

@@ -81,8 +81,8 @@ describe('pod demand', () => {
     ['negative', pod([req('-1')]), 'Pod.spec.containers[0].resources.requests.cpu', 'must not be negative'],
     ['bad overhead', pod([req('1')], undefined, { overhead: { cpu: true } }), 'Pod.spec.overhead.cpu', 'got boolean'],
     ['requests not an object', pod([{ resources: { requests: 'cpu=1' } }]), 'Pod.spec.containers[0].resources.requests', 'must be an object'],
-    ['label not a string', { metadata: { labels: { a: 1 } }, spec: { containers: [{}] } }, 'Pod.metadata.labels["a"]', 'must be a string'],
-    // The key is the client's: JSON-quoted, so a "]" in it cannot end the path, and cut at 64 characters.
+    ['label not a string', { metadata: { labels: { a: 1 } }, spec: { containers: [{}] } }, 'Pod.metadata.labels[a]', 'must be a string'],
+    // A key that is not a label key is JSON-quoted, so a "]" in it cannot end the path, and cut at 64 characters.
     ['annotation key "]"', { metadata: { annotations: { ']': false } }, spec: { containers: [{}] } }, 'Pod.metadata.annotations["]"]', 'got boolean'],
     ['long annotation key', { metadata: { annotations: { ['k'.repeat(300)]: 1 } }, spec: { containers: [{}] } }, `Pod.metadata.annotations["${'k'.repeat(64)}"… (300 characters)]`, 'got number'],
     ['too large', pod([req('9e12'), req('9e12')]), 'Pod.spec', 'total cpu request too large'],

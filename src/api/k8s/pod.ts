@@ -1,4 +1,4 @@
-import { ValidationError, checkLabels, checkName, echo } from '../../domain';
+import { ValidationError, checkLabels, checkName, echo, keyField } from '../../domain';
 import { bytesOf, cpuMillisOf, QuantityError } from './quantity';
 
 /** The part of a v1.Pod the extender reads; everything else in the object is ignored. */
@@ -29,7 +29,7 @@ function optArr(v: unknown, field: string): unknown[] {
 function stringMap(v: unknown, field: string): Record<string, string> {
   const o = optObj(v, field);
   if (!o) return {};
-  for (const [k, val] of Object.entries(o)) if (typeof val !== 'string') throw new ValidationError(`${field}[${echo(k)}]`, `must be a string, got ${typeof val}`);
+  for (const [k, val] of Object.entries(o)) if (typeof val !== 'string') throw new ValidationError(keyField(field, k), `must be a string, got ${typeof val}`);
   return o as Record<string, string>;
 }
 
